@@ -142,7 +142,7 @@ func (r *Resolver) Resolve(req *http.Request) (netip.Addr, error) {
 		if len(values) != 1 {
 			return peer, nil // absent, or appended to rather than set: ambiguous
 		}
-		if a, ok := parseNode(strings.TrimSpace(values[0])); ok {
+		if a, ok := parseNode(trimOWS(values[0])); ok {
 			return a, nil
 		}
 		return peer, nil
@@ -158,7 +158,7 @@ func (r *Resolver) walkXFF(candidate netip.Addr, values []string) netip.Addr {
 		v := values[vi]
 		for end := len(v); end >= 0; {
 			start := strings.LastIndexByte(v[:end], ',') + 1
-			entry := strings.TrimSpace(v[start:end])
+			entry := trimOWS(v[start:end])
 			end = start - 1
 			if entry == "" {
 				continue // empty list element
@@ -211,9 +211,10 @@ func (r *Resolver) walkForwarded(candidate netip.Addr, values []string) netip.Ad
 	return candidate
 }
 
-// parseNode parses an address as proxies write it: "1.2.3.4", "1.2.3.4:80",
-// "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80". RFC 7239 obfuscated
-// ports ("_abc") are accepted; obfuscated or unknown nodes are not.
+// parseNode parses an address as proxies and servers write it: "1.2.3.4",
+// "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80". RFC
+// 7239 obfuscated ports ("_abc") are accepted; obfuscated or unknown nodes
+// are not. The result is normalized.
 func parseNode(s string) (netip.Addr, bool) {
 	if s == "" {
 		return netip.Addr{}, false
@@ -232,18 +233,63 @@ func parseNode(s string) (netip.Addr, bool) {
 		}
 		return normalize(a), true
 	}
-	if a, err := netip.ParseAddr(s); err == nil {
-		return normalize(a), true
+	i := strings.IndexByte(s, ':')
+	switch {
+	case i < 0: // no colon: IPv4 or nothing
+		return parseIPv4(s)
+	case strings.IndexByte(s[i+1:], ':') < 0: // one colon: "a.b.c.d:port"
+		if !validPort(s[i+1:]) {
+			return netip.Addr{}, false
+		}
+		return parseIPv4(s[:i])
 	}
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 || !validPort(s[i+1:]) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
 		return netip.Addr{}, false
 	}
-	a, err := netip.ParseAddr(s[:i])
-	if err != nil || !a.Is4() {
+	return normalize(a), true
+}
+
+// parseIPv4 parses dotted-quad IPv4 with the rules of netip.ParseAddr (no
+// leading zeros, no empty fields), without its error allocation on failure.
+func parseIPv4(s string) (netip.Addr, bool) {
+	var ip [4]byte
+	field, val, digits := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case '0' <= c && c <= '9':
+			if digits == 1 && val == 0 { // leading zero
+				return netip.Addr{}, false
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return netip.Addr{}, false
+			}
+		case c == '.' && digits > 0 && field < 3:
+			ip[field] = byte(val) // #nosec G115 -- val <= 255 is checked as each digit is read
+			field, val, digits = field+1, 0, 0
+		default:
+			return netip.Addr{}, false
+		}
+	}
+	if field != 3 || digits == 0 {
 		return netip.Addr{}, false
 	}
-	return a, true
+	ip[3] = byte(val) // #nosec G115 -- val <= 255 is checked as each digit is read
+	return netip.AddrFrom4(ip), true
+}
+
+// trimOWS trims HTTP optional whitespace (spaces and tabs).
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 func validPort(p string) bool {

@@ -11,7 +11,11 @@ import (
 // apply the same trust rule as the [Resolver].
 type Trusted struct {
 	prefixes []netip.Prefix
+	v4       []v4prefix // the IPv4 prefixes as masks, for a branch-light check
+	v6       []netip.Prefix
 }
+
+type v4prefix struct{ base, mask uint32 }
 
 // NewTrusted validates prefixes and returns them as a [Trusted] set.
 // Prefixes are masked and IPv4-mapped IPv6 prefixes are converted to IPv4.
@@ -51,13 +55,36 @@ func newTrusted(field string, prefixes []netip.Prefix) (Trusted, error) {
 	if len(errs) > 0 {
 		return Trusted{}, errors.Join(errs...)
 	}
-	return Trusted{prefixes: out}, nil
+	t := Trusted{prefixes: out}
+	for _, p := range out {
+		if p.Addr().Is4() {
+			mask := ^uint32(0) << (32 - p.Bits())
+			t.v4 = append(t.v4, v4prefix{base: be32(p.Addr()), mask: mask})
+		} else {
+			t.v6 = append(t.v6, p)
+		}
+	}
+	return t, nil
+}
+
+func be32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // Contains reports whether a (normalized) is inside one of the prefixes.
 func (t Trusted) Contains(a netip.Addr) bool {
 	a = normalize(a)
-	for _, p := range t.prefixes {
+	if a.Is4() {
+		x := be32(a)
+		for _, p := range t.v4 {
+			if x&p.mask == p.base {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range t.v6 {
 		if p.Contains(a) {
 			return true
 		}
@@ -83,13 +110,7 @@ func (t Trusted) PeerTrusted(r *http.Request) bool {
 // RemoteAddr parses r.RemoteAddr ("ip:port", or a bare IP as some test
 // harnesses set it) into a normalized address.
 func RemoteAddr(r *http.Request) (netip.Addr, bool) {
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return normalize(ap.Addr()), true
-	}
-	if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
-		return normalize(a), true
-	}
-	return netip.Addr{}, false
+	return parseNode(r.RemoteAddr)
 }
 
 // normalize converts IPv4-mapped IPv6 to IPv4 and drops any zone, so that

@@ -4,6 +4,8 @@ package secevent
 // may be followed by ":" and parameters in the vocabulary's notation; bulwark
 // puts parameters in [Event.Attrs] instead and keeps the name bare so that
 // alerts can match it exactly.
+//
+// #nosec G101 -- these are event names such as "authn_token_revoked", not credentials.
 const (
 	// Authentication.
 	AuthnLoginSuccess          = "authn_login_success"
