@@ -91,3 +91,33 @@ func BenchmarkEmitNoRecorder(b *testing.B) {
 		secevent.Emit(ctx, e)
 	}
 }
+
+type identifyingCollector struct {
+	collector
+	ids []secevent.Identity
+}
+
+func (c *identifyingCollector) Identify(_ context.Context, id secevent.Identity) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = append(c.ids, id)
+}
+
+func TestIdentify(t *testing.T) {
+	id := secevent.Identity{Subject: "svc-1", Issuer: "https://idp.example", Method: "jwt"}
+
+	ic := &identifyingCollector{}
+	secevent.Identify(secevent.NewContext(context.Background(), ic), id)
+	if len(ic.ids) != 1 || ic.ids[0] != id {
+		t.Errorf("identifying recorder got %v, want [%v]", ic.ids, id)
+	}
+
+	// A recorder that does not implement Identifier, and no recorder at
+	// all, are both fine.
+	c := &collector{}
+	secevent.Identify(secevent.NewContext(context.Background(), c), id)
+	secevent.Identify(context.Background(), id)
+	if len(c.events) != 0 {
+		t.Errorf("Identify recorded events on a plain recorder: %v", c.events)
+	}
+}
