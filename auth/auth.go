@@ -1,0 +1,296 @@
+package auth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/problem"
+	"github.com/bulwark-go/bulwark/secevent"
+)
+
+// Authenticator verifies one kind of credential.
+//
+// Authenticate returns the principal when the request carries a valid
+// credential of its kind; an error wrapping [ErrNoCredentials] when it
+// carries none (the middleware then asks the next authenticator); and any
+// other error — normally a [*CredentialError] from [Invalid], [Malformed] or
+// [Unavailable] — when a credential is present but not acceptable, which
+// ends the request. Implementations must be safe for concurrent use.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// AuthenticatorFunc adapts a function to an [Authenticator].
+type AuthenticatorFunc func(r *http.Request) (*Principal, error)
+
+// Authenticate calls f(r).
+func (f AuthenticatorFunc) Authenticate(r *http.Request) (*Principal, error) { return f(r) }
+
+// Challenger is implemented by authenticators whose credentials use an
+// HTTP authentication scheme other than Bearer, so that 401 responses
+// challenge for it too.
+type Challenger interface {
+	Scheme() string
+}
+
+// Config configures the middleware.
+type Config struct {
+	// Authenticators are tried in order until one finds its kind of
+	// credential. Required.
+	Authenticators []Authenticator
+
+	// Realm is the realm= parameter of challenges. Optional; must be a
+	// printable ASCII string without '"' or '\'.
+	Realm string
+
+	// ResourceMetadata is the URL of this resource's RFC 9728 metadata
+	// document, sent as resource_metadata= in challenges. Optional; must be
+	// an https URL (http only for loopback hosts).
+	ResourceMetadata string
+
+	// ErrorHandler writes refusals. The middleware sets WWW-Authenticate
+	// before calling it. Default: [problem.WriteError].
+	ErrorHandler problem.ErrorHandler
+}
+
+// Auth is the authentication and authorization middleware. It is safe for
+// concurrent use.
+type Auth struct {
+	authenticators []Authenticator
+	challenges     []string // one per scheme, "Bearer realm=…, resource_metadata=…" without error
+	params         string   // ", realm=…, resource_metadata=…" appended to Bearer error challenges
+	errh           problem.ErrorHandler
+}
+
+// New checks cfg and returns the middleware. Every problem is reported,
+// joined; each is a [*ConfigError].
+func New(cfg Config) (*Auth, error) {
+	var errs []error
+	if len(cfg.Authenticators) == 0 {
+		errs = append(errs, &ConfigError{Field: "Authenticators", Reason: "required: without one every request would be refused"})
+	}
+	for i, a := range cfg.Authenticators {
+		if a == nil {
+			errs = append(errs, &ConfigError{Field: "Authenticators", Reason: "entry " + strconv.Itoa(i) + " is nil"})
+		}
+	}
+	if cfg.Realm != "" && !quotable(cfg.Realm) {
+		errs = append(errs, &ConfigError{Field: "Realm", Value: cfg.Realm, Reason: "must be printable ASCII without '\"' or '\\'"})
+	}
+	if cfg.ResourceMetadata != "" {
+		if err := CheckURL(cfg.ResourceMetadata); err != nil {
+			errs = append(errs, &ConfigError{Field: "ResourceMetadata", Value: cfg.ResourceMetadata, Reason: err.Error()})
+		} else if !quotable(cfg.ResourceMetadata) {
+			errs = append(errs, &ConfigError{Field: "ResourceMetadata", Value: cfg.ResourceMetadata, Reason: "cannot be sent in a quoted string"})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	a := &Auth{
+		authenticators: append([]Authenticator(nil), cfg.Authenticators...),
+		errh:           problem.Or(cfg.ErrorHandler),
+	}
+	var params []string
+	if cfg.Realm != "" {
+		params = append(params, `realm="`+cfg.Realm+`"`)
+	}
+	if cfg.ResourceMetadata != "" {
+		params = append(params, `resource_metadata="`+cfg.ResourceMetadata+`"`)
+	}
+	if len(params) > 0 {
+		a.params = ", " + strings.Join(params, ", ")
+	}
+	bare := strings.TrimPrefix(a.params, ", ")
+	schemes := []string{"Bearer"}
+	for _, au := range cfg.Authenticators {
+		if c, ok := au.(Challenger); ok && !containsFold(schemes, c.Scheme()) {
+			schemes = append(schemes, c.Scheme())
+		}
+	}
+	for _, s := range schemes {
+		if bare != "" {
+			s += " " + bare
+		}
+		a.challenges = append(a.challenges, s)
+	}
+	return a, nil
+}
+
+// Authenticate runs the authenticators in order and returns the first
+// principal found. It returns an error wrapping [ErrNoCredentials] when no
+// authenticator found a credential, and the first other error as soon as
+// one occurs: a bad credential is never passed on to a later authenticator.
+func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
+	for _, au := range a.authenticators {
+		p, err := au.Authenticate(r)
+		switch {
+		case err == nil && p != nil:
+			return p, nil
+		case err == nil: // a nil principal without an error is a bug: fail closed
+			return nil, Invalid("authenticator returned no principal", nil)
+		case errors.Is(err, ErrNoCredentials):
+			continue
+		default:
+			return nil, err
+		}
+	}
+	return nil, &CredentialError{Kind: ErrNoCredentials}
+}
+
+// Handler returns middleware that authenticates every request, puts the
+// [Principal] in the context and reports its identity to the audit log, or
+// refuses the request.
+func (a *Auth) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r)
+		if err != nil {
+			a.refuse(w, r, err)
+			return
+		}
+		ctx := NewContext(r.Context(), p)
+		secevent.Identify(ctx, secevent.Identity{Subject: p.Subject, Issuer: p.Issuer, Method: p.Method})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// Require returns middleware that lets a request through only when the
+// principal put in the context by [Auth.Handler] satisfies pol; otherwise
+// it answers 403 insufficient_scope (or 401 when no principal is there,
+// which means Handler did not run: the route is refused, never opened).
+func (a *Auth) Require(pol *Policy) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := a.Authorize(r, pol); err != nil {
+				a.refuse(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Authorize checks the principal in r's context against pol. It returns
+// nil, a [*ScopeError], or an error wrapping [ErrNoCredentials] when no
+// principal is present. A nil policy refuses everything.
+func (a *Auth) Authorize(r *http.Request, pol *Policy) error {
+	p, ok := PrincipalFromContext(r.Context())
+	if !ok {
+		return &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context: Require used without Handler"}
+	}
+	if pol == nil {
+		return &ScopeError{Policy: "<nil policy>"}
+	}
+	if !pol.Allows(p) {
+		return &ScopeError{Policy: pol.String(), Scopes: pol.scopes}
+	}
+	return nil
+}
+
+// refuse sets the challenge, emits the security event and calls the error
+// handler.
+func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	h := w.Header()
+	var ce *CredentialError
+	var se *ScopeError
+	switch {
+	case errors.As(err, &se):
+		h["Www-Authenticate"] = []string{`Bearer error="insufficient_scope"` + scopeParam(se.Scopes) + a.params}
+		attrs := []slog.Attr{slog.String("policy", se.Policy)}
+		if p, ok := PrincipalFromContext(r.Context()); ok {
+			attrs = append(attrs, slog.String("subject", p.Subject))
+		}
+		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthzFail, Reason: "policy not satisfied", Attrs: attrs})
+	case errors.Is(err, ErrNoCredentials):
+		h["Www-Authenticate"] = a.challenges
+	case errors.Is(err, ErrInvalidRequest):
+		h["Www-Authenticate"] = []string{`Bearer error="invalid_request"` + a.params}
+		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})
+	case errors.Is(err, ErrUnavailable):
+		// 503: no challenge; the credential was not judged.
+		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce), Attrs: []slog.Attr{slog.Bool("unavailable", true)}})
+	default:
+		h["Www-Authenticate"] = []string{`Bearer error="invalid_token"` + a.params}
+		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})
+	}
+	if errors.As(err, &ce) || errors.As(err, &se) {
+		a.errh(w, r, err)
+		return
+	}
+	// An authenticator returned an error that is not ours: refuse as an
+	// invalid token without exposing it.
+	a.errh(w, r, &CredentialError{Kind: ErrInvalidToken, Reason: "authenticator error", Err: err})
+}
+
+func reasonOf(err error, ce *CredentialError) string {
+	if errors.As(err, &ce) && ce.Reason != "" {
+		return ce.Reason
+	}
+	return "invalid credential"
+}
+
+func scopeParam(scopes []string) string {
+	if len(scopes) == 0 {
+		return ""
+	}
+	return `, scope="` + strings.Join(scopes, " ") + `"`
+}
+
+// quotable reports whether s can be sent inside an HTTP quoted-string
+// without escaping.
+func quotable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckURL checks that s is an absolute https URL, or http on a loopback
+// host (development and tests). Issuer, discovery, JWKS, introspection and
+// metadata URLs are all checked with it.
+func CheckURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("not a URL")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information")
+	}
+	if u.Host == "" {
+		return errors.New("must be absolute")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return errors.New("must use https (http only for loopback addresses)")
+	}
+	return errors.New("must use https")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
+}

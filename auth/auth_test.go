@@ -1,0 +1,286 @@
+package auth_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/secevent"
+)
+
+// bearer is a test authenticator over a fixed table of tokens. It is not a
+// mock of a token format: it stands for any Authenticator.
+type bearer map[string]*auth.Principal
+
+func (b bearer) Authenticate(r *http.Request) (*auth.Principal, error) {
+	h := r.Header.Values("Authorization")
+	if len(h) == 0 {
+		return nil, auth.ErrNoCredentials
+	}
+	if len(h) > 1 {
+		return nil, auth.Malformed("several Authorization headers")
+	}
+	tok, ok := strings.CutPrefix(h[0], "Bearer ")
+	if !ok {
+		return nil, auth.ErrNoCredentials
+	}
+	if tok == "provider-down" {
+		return nil, auth.Unavailable("jwks unreachable", errors.New("dial tcp: refused"))
+	}
+	if p, ok := b[tok]; ok {
+		return p, nil
+	}
+	return nil, auth.Invalid("unknown token", nil)
+}
+
+type apiKeys map[string]*auth.Principal
+
+func (k apiKeys) Authenticate(r *http.Request) (*auth.Principal, error) {
+	v := r.Header.Get("X-API-Key")
+	if v == "" {
+		return nil, auth.ErrNoCredentials
+	}
+	if p, ok := k[v]; ok {
+		return p, nil
+	}
+	return nil, auth.Invalid("unknown key", nil)
+}
+
+func (apiKeys) Scheme() string { return "ApiKey" }
+
+type events struct {
+	mu    sync.Mutex
+	names []string
+	ids   []secevent.Identity
+}
+
+func (e *events) Record(_ context.Context, ev secevent.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.names = append(e.names, ev.Name)
+}
+
+func (e *events) Identify(_ context.Context, id secevent.Identity) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ids = append(e.ids, id)
+}
+
+var (
+	reader = &auth.Principal{Subject: "svc-reader", Issuer: "https://idp.example", Method: "jwt", Scopes: []string{"orders:read"}}
+	admin  = &auth.Principal{Subject: "alice", Issuer: "https://idp.example", Method: "jwt", Scopes: []string{"orders:read"}, Roles: []string{"admin"}}
+	keyed  = &auth.Principal{Subject: "key-1", Issuer: "apikey", Method: "apikey", Scopes: []string{"orders:read", "orders:write"}}
+)
+
+func newAuth(t *testing.T, cfg auth.Config) *auth.Auth {
+	t.Helper()
+	if cfg.Authenticators == nil {
+		cfg.Authenticators = []auth.Authenticator{
+			bearer{"reader": reader, "admin": admin},
+			apiKeys{"k1": keyed},
+		}
+	}
+	a, err := auth.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return a
+}
+
+func TestHandler(t *testing.T) {
+	a := newAuth(t, auth.Config{Realm: "orders", ResourceMetadata: "https://api.example/.well-known/oauth-protected-resource"})
+	pol, err := auth.Compile("orders:read and (orders:write or role(admin))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.PrincipalFromContext(r.Context())
+		_, _ = w.Write([]byte(p.Subject))
+	})
+	h := a.Handler(a.Require(pol)(app))
+
+	const meta = `resource_metadata="https://api.example/.well-known/oauth-protected-resource"`
+	tests := []struct {
+		name      string
+		headers   map[string][]string
+		status    int
+		challenge []string
+		event     string
+		body      string
+	}{
+		{"no credentials: bare challenges, no error code", nil, 401,
+			[]string{`Bearer realm="orders", ` + meta, `ApiKey realm="orders", ` + meta}, "", ""},
+		{"invalid token", map[string][]string{"Authorization": {"Bearer forged"}}, 401,
+			[]string{`Bearer error="invalid_token", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
+		{"two Authorization headers is a malformed request", map[string][]string{"Authorization": {"Bearer reader", "Bearer admin"}}, 400,
+			[]string{`Bearer error="invalid_request", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
+		{"valid token without the scope", map[string][]string{"Authorization": {"Bearer reader"}}, 403,
+			[]string{`Bearer error="insufficient_scope", scope="orders:read orders:write", realm="orders", ` + meta}, secevent.AuthzFail, ""},
+		{"role satisfies the policy", map[string][]string{"Authorization": {"Bearer admin"}}, 200, nil, "", "alice"},
+		{"second authenticator", map[string][]string{"X-API-Key": {"k1"}}, 200, nil, "", "key-1"},
+		{"bad bearer is not rescued by a valid API key", map[string][]string{"Authorization": {"Bearer forged"}, "X-API-Key": {"k1"}}, 401,
+			[]string{`Bearer error="invalid_token", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
+		{"provider down fails closed with 503", map[string][]string{"Authorization": {"Bearer provider-down"}}, 503, nil, secevent.AuthnTokenInvalid, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &events{}
+			r := httptest.NewRequest("GET", "/orders", nil)
+			r = r.WithContext(secevent.NewContext(r.Context(), ev))
+			for k, vs := range tc.headers {
+				for _, v := range vs {
+					r.Header.Add(k, v)
+				}
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tc.status, rec.Body)
+			}
+			if got := rec.Header().Values("WWW-Authenticate"); strings.Join(got, "|") != strings.Join(tc.challenge, "|") {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.challenge)
+			}
+			if tc.event != "" && (len(ev.names) != 1 || ev.names[0] != tc.event) {
+				t.Errorf("events = %v, want [%s]", ev.names, tc.event)
+			}
+			if tc.event == "" && len(ev.names) != 0 {
+				t.Errorf("events = %v, want none", ev.names)
+			}
+			if tc.status == 200 {
+				if rec.Body.String() != tc.body {
+					t.Errorf("body = %q, want %q", rec.Body, tc.body)
+				}
+				if len(ev.ids) != 1 || ev.ids[0].Subject != tc.body {
+					t.Errorf("identities = %v, want one for %s", ev.ids, tc.body)
+				}
+				return
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q, want application/problem+json", ct)
+			}
+			var pb map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &pb); err != nil {
+				t.Fatalf("body is not JSON: %v", err)
+			}
+			for _, leak := range []string{"forged", "unknown token", "jwks", "dial tcp", "orders:write"} {
+				if strings.Contains(rec.Body.String(), leak) {
+					t.Errorf("problem body leaks %q: %s", leak, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+func TestNilPrincipalWithoutErrorFailsClosed(t *testing.T) {
+	a := newAuth(t, auth.Config{Authenticators: []auth.Authenticator{
+		auth.AuthenticatorFunc(func(*http.Request) (*auth.Principal, error) { return nil, nil }),
+	}})
+	called := false
+	rec := httptest.NewRecorder()
+	a.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true })).
+		ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if called || rec.Code != 401 {
+		t.Errorf("called=%v status=%d, want refused with 401", called, rec.Code)
+	}
+}
+
+// A foreign error from a custom authenticator must not reach the client.
+func TestForeignErrorIsHidden(t *testing.T) {
+	a := newAuth(t, auth.Config{Authenticators: []auth.Authenticator{
+		auth.AuthenticatorFunc(func(*http.Request) (*auth.Principal, error) {
+			return nil, errors.New("pq: password authentication failed for user admin")
+		}),
+	}})
+	rec := httptest.NewRecorder()
+	a.Handler(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 401 || strings.Contains(rec.Body.String(), "pq:") {
+		t.Errorf("status=%d body=%s, want 401 without the error text", rec.Code, rec.Body)
+	}
+}
+
+func TestRequireWithoutHandlerRefuses(t *testing.T) {
+	a := newAuth(t, auth.Config{})
+	pol, _ := auth.RequireScopes("orders:read")
+	rec := httptest.NewRecorder()
+	a.Require(pol)(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != 401 {
+		t.Errorf("Require without Handler: status %d, want 401", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(auth.NewContext(r.Context(), admin))
+	a.Require(nil)(http.NotFoundHandler()).ServeHTTP(rec, r)
+	if rec.Code != 403 {
+		t.Errorf("Require(nil): status %d, want 403", rec.Code)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		cfg    auth.Config
+		fields []string
+	}{
+		{"no authenticators", auth.Config{}, []string{"Authenticators"}},
+		{"nil authenticator", auth.Config{Authenticators: []auth.Authenticator{nil}}, []string{"Authenticators"}},
+		{"bad realm", auth.Config{Authenticators: []auth.Authenticator{bearer{}}, Realm: `a"b`}, []string{"Realm"}},
+		{"http metadata URL", auth.Config{Authenticators: []auth.Authenticator{bearer{}}, ResourceMetadata: "http://api.example/meta"}, []string{"ResourceMetadata"}},
+		{"all at once", auth.Config{Realm: "\n", ResourceMetadata: "ftp://x"}, []string{"Authenticators", "Realm", "ResourceMetadata"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := auth.New(tc.cfg)
+			var got []string
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var ce *auth.ConfigError
+				if !errors.As(e, &ce) {
+					t.Fatalf("%v is not a *ConfigError", e)
+				}
+				got = append(got, ce.Field)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.fields, ",") {
+				t.Errorf("fields = %v, want %v", got, tc.fields)
+			}
+		})
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"https://idp.example":            true,
+		"https://idp.example/realms/a":   true,
+		"http://127.0.0.1:8080":          true,
+		"http://[::1]:8080/x":            true,
+		"http://localhost:9000":          true,
+		"http://idp.example":             false,
+		"http://127.0.0.1.evil.example/": false,
+		"https://user:pw@idp.example":    false,
+		"/relative":                      false,
+		"ftp://idp.example":              false,
+		"":                               false,
+	} {
+		if err := auth.CheckURL(s); (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v, want ok=%v", s, err, ok)
+		}
+	}
+}
+
+func TestStatusCode(t *testing.T) {
+	for err, want := range map[error]int{
+		auth.Invalid("x", nil):        401,
+		auth.Malformed("x"):           400,
+		auth.Unavailable("x", nil):    503,
+		auth.ErrNoCredentials:         401,
+		&auth.ScopeError{Policy: "x"}: 403,
+	} {
+		if got := auth.StatusCode(err); got != want {
+			t.Errorf("StatusCode(%v) = %d, want %d", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+// Package auth decides who is calling and whether they may: the
+// authenticate-then-authorize middleware that the token and key packages
+// plug into.
+//
+// # Threat model
+//
+// Broken authentication and broken authorization are the top OWASP API
+// risks (API2, API5). This package fails closed: a request passes only when
+// one of the configured [Authenticator]s vouches for it, and a credential
+// that is present but wrong is refused outright — a later authenticator is
+// never asked to second-guess it, so an invalid token cannot fall through to
+// a weaker method. Authorization is checked per route from the verified
+// [Principal] only, never from request input.
+//
+// What it does not do: it cannot decide whether this principal may touch
+// this object (OWASP API1, object-level authorization); handlers must check
+// ownership themselves, with the [Principal] this package puts in the
+// context.
+//
+// # The 401/403 contract (RFC 6750 §3)
+//
+//   - No credential at all: 401 with a bare challenge,
+//     WWW-Authenticate: Bearer realm="…" (no error code, as RFC 6750 asks).
+//   - A malformed request (two credentials, a token in two places): 400,
+//     error="invalid_request".
+//   - A credential that fails verification (bad signature, expired, wrong
+//     audience, unknown or revoked key): 401, error="invalid_token".
+//   - A valid credential without the scopes or roles the route needs: 403,
+//     error="insufficient_scope", scope="…" listing what the route accepts.
+//
+// Every refusal carries an RFC 9457 problem body with a fixed text. The
+// reason (which check failed) is never sent to the client; it goes to a
+// security event (secevent.AuthnTokenInvalid, secevent.AuthzFail) that the
+// audit log records. When [Config.ResourceMetadata] is set, challenges carry
+// resource_metadata= (RFC 9728) so clients can discover the authorization
+// server; [ProtectedResourceMetadata] serves that document.
+//
+// # Where it sits
+//
+// After clientip, audit, headers, cors and a per-IP rate limit (so that
+// floods of bad tokens are cut off before signature checks), before the
+// per-principal rate limit and validation:
+//
+//	authn := auth.New(auth.Config{Authenticators: []auth.Authenticator{jwtVerifier, apiKeys}})
+//	mux.Handle("GET /orders", authn.Handler(authn.Require(readOrders)(listOrders)))
+//
+// Authenticators live in subpackages: auth/jwt (OAuth 2.0 / OIDC access
+// tokens), auth/introspect (opaque tokens, RFC 7662) and auth/apikey.
+package auth

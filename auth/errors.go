@@ -1,0 +1,139 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/problem"
+)
+
+// Sentinel errors. Authenticators wrap the last three; the middleware maps
+// them to statuses and challenges with errors.Is.
+var (
+	// ErrNoCredentials means the request carries no credential of the kind
+	// an authenticator handles. The middleware then asks the next one.
+	ErrNoCredentials = errors.New("auth: no credentials")
+	// ErrInvalidRequest means the credential is presented in a malformed
+	// way (RFC 6750 invalid_request): 400.
+	ErrInvalidRequest = errors.New("auth: invalid request")
+	// ErrInvalidToken means a credential was presented and failed
+	// verification (RFC 6750 invalid_token): 401.
+	ErrInvalidToken = errors.New("auth: invalid token")
+	// ErrInsufficientScope means the principal lacks what the route
+	// requires (RFC 6750 insufficient_scope): 403.
+	ErrInsufficientScope = errors.New("auth: insufficient scope")
+	// ErrUnavailable means the authenticator could not reach what it needs
+	// (JWKS, introspection endpoint) and has no cached answer: 503. The
+	// request is refused, never let through.
+	ErrUnavailable = errors.New("auth: authentication temporarily unavailable")
+)
+
+// CredentialError is a refused credential. Reason is a fixed, non-secret
+// phrase for the log ("expired", "unknown key id"); it never reaches the
+// client. Kind is one of the sentinels above.
+type CredentialError struct {
+	Kind   error  // ErrNoCredentials, ErrInvalidRequest, ErrInvalidToken or ErrUnavailable
+	Reason string // for the security event and the log only
+	Err    error  // the underlying error, if any; for the log only
+}
+
+func (e *CredentialError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Kind.Error())
+	if e.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns both the kind and the cause, so errors.Is matches either.
+func (e *CredentialError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// Problem describes the refusal with a fixed text.
+func (e *CredentialError) Problem() *problem.Details {
+	switch {
+	case errors.Is(e.Kind, ErrInvalidRequest):
+		return problem.BadRequest("The request's credentials are malformed.")
+	case errors.Is(e.Kind, ErrUnavailable):
+		return problem.ServiceUnavailable("Authentication is temporarily unavailable.")
+	case errors.Is(e.Kind, ErrNoCredentials):
+		return problem.Unauthorized("Authentication is required.")
+	default:
+		return problem.Unauthorized("The access token is invalid.")
+	}
+}
+
+// Invalid returns a [CredentialError] of kind [ErrInvalidToken].
+func Invalid(reason string, err error) error {
+	return &CredentialError{Kind: ErrInvalidToken, Reason: reason, Err: err}
+}
+
+// Malformed returns a [CredentialError] of kind [ErrInvalidRequest].
+func Malformed(reason string) error {
+	return &CredentialError{Kind: ErrInvalidRequest, Reason: reason}
+}
+
+// Unavailable returns a [CredentialError] of kind [ErrUnavailable].
+func Unavailable(reason string, err error) error {
+	return &CredentialError{Kind: ErrUnavailable, Reason: reason, Err: err}
+}
+
+// ScopeError is an authorization refusal: the principal is authenticated
+// but the route's policy does not allow it.
+type ScopeError struct {
+	Policy string   // the policy as written, for the log
+	Scopes []string // the scopes the route accepts, for the challenge
+}
+
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("auth: insufficient scope for %q", e.Policy)
+}
+
+// Unwrap returns [ErrInsufficientScope].
+func (e *ScopeError) Unwrap() error { return ErrInsufficientScope }
+
+// Problem describes the refusal with a fixed text.
+func (e *ScopeError) Problem() *problem.Details {
+	return problem.Forbidden("The access token does not grant access to this resource.")
+}
+
+// StatusCode returns the HTTP status the middleware answers err with.
+func StatusCode(err error) int {
+	switch {
+	case errors.Is(err, ErrInsufficientScope):
+		return http.StatusForbidden
+	case errors.Is(err, ErrInvalidRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusUnauthorized
+	}
+}
+
+// ConfigError describes one problem with a configuration. Constructors
+// return all of them joined with errors.Join.
+type ConfigError struct {
+	Field  string
+	Value  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("auth: %s: %s", e.Field, e.Reason)
+	}
+	return fmt.Sprintf("auth: %s %q: %s", e.Field, e.Value, e.Reason)
+}
