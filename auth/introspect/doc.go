@@ -1,0 +1,32 @@
+// Package introspect authenticates opaque OAuth 2.0 access tokens by asking
+// the authorization server about them (RFC 7662 token introspection).
+//
+// An [Introspector] is an auth.Authenticator: it takes the bearer token from
+// the Authorization header, posts it to the introspection endpoint with the
+// resource server's own client credentials, and builds an auth.Principal
+// from an "active": true answer. Answers are cached by the SHA-256 of the
+// token — never the token itself — for at most [Config.CacheTTL] and never
+// past the token's "exp"; "active": false answers are cached briefly
+// ([Config.NegativeTTL]) so that a flood of one bad token costs one request;
+// concurrent requests for the same token share one call (single-flight).
+//
+// # Threat model
+//
+//   - Forged or revoked tokens: only the authorization server's answer
+//     counts; a revoked token stops working within CacheTTL (default 60 s).
+//     Choose a shorter TTL when revocation must be faster; 0 disables the
+//     positive cache.
+//   - Token substitution across resources: set [Config.Audience] so that a
+//     token issued for another API is refused even though it is active.
+//   - Endpoint outages: the request is refused with 503, never let through;
+//     cached answers keep serving while they are fresh.
+//   - Endpoint abuse: tokens are size-capped and shape-checked before any
+//     call, the response body is capped, and calls time out.
+//   - Leaks: the token is sent only in the POST body to the configured
+//     endpoint (https, or http on loopback), never logged, and never used as
+//     a cache key in the clear.
+//
+// Tokens shaped like a JWT can be handed to a JWT verifier instead
+// ([Config.JWT]), so one API can accept both kinds without an
+// introspection round trip for self-contained tokens.
+package introspect
