@@ -1,0 +1,159 @@
+package validate
+
+import (
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// checkContentType accepts application/json and application/*+json with no
+// parameters other than charset=utf-8 (in any case).
+func checkContentType(ct string) *InputError {
+	if ct == "" {
+		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
+	}
+	typ, sub, _ := strings.Cut(mt, "/")
+	if typ != "application" || (sub != "json" && !strings.HasSuffix(sub, "+json")) {
+		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
+	}
+	for k, v := range params {
+		if k != "charset" || !strings.EqualFold(v, "utf-8") {
+			return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
+		}
+	}
+	return nil
+}
+
+// readBody applies the pre-decode checks and returns the whole body, held
+// to v.maxBody as sent and as decoded. The returned buffer comes from the
+// pool; the caller returns it with v.putBuf.
+func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *InputError) {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	coding, ierr := v.contentCoding(r.Header.Values("Content-Encoding"))
+	if ierr != nil {
+		return nil, ierr
+	}
+	if r.ContentLength > v.maxBody {
+		return nil, inputErr(http.StatusRequestEntityTooLarge, ErrTooLarge)
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, badRequest(ErrEmpty)
+	}
+	if w != nil && v.timeout > 0 {
+		// Writers without deadline support (ErrNotSupported) are read
+		// without one; the server's own ReadTimeout still applies. Once the
+		// body is in, the deadline is lifted: left in place it would fail the
+		// server's background read and cancel the request context while a
+		// slow handler still runs.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(v.now().Add(v.timeout)) == nil {
+			defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+		}
+	}
+	var body io.Reader = http.MaxBytesReader(w, r.Body, v.maxBody)
+	switch coding {
+	case "gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			return nil, readErr(err)
+		}
+		defer func() { _ = zr.Close() }()
+		body = zr
+	case "deflate":
+		fr := flate.NewReader(body)
+		defer func() { _ = fr.Close() }()
+		body = fr
+	}
+	bp := v.getBuf(r.ContentLength)
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > v.maxBody {
+			*bp = buf
+			v.putBuf(bp)
+			return nil, inputErr(http.StatusRequestEntityTooLarge, ErrTooLarge)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*bp = buf
+			v.putBuf(bp)
+			return nil, readErr(err)
+		}
+	}
+	*bp = buf
+	return bp, nil
+}
+
+func readErr(err error) *InputError {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return inputErr(http.StatusRequestEntityTooLarge, ErrTooLarge)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return inputErr(http.StatusRequestTimeout, ErrTimeout)
+	}
+	return badRequest(ErrRead)
+}
+
+// contentCoding returns the single allowed coding named by the
+// Content-Encoding header field lines, "" for identity.
+func (v *Validator) contentCoding(lines []string) (string, *InputError) {
+	coding := ""
+	for _, line := range lines {
+		for c := range strings.SplitSeq(line, ",") {
+			c = strings.ToLower(strings.TrimSpace(c))
+			switch {
+			case c == "" || c == "identity":
+				continue
+			case coding != "" || !v.encodings[c]:
+				// Stacked codings are refused: each layer multiplies the bomb.
+				return "", inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedEncoding)
+			}
+			coding = c
+		}
+	}
+	return coding, nil
+}
+
+const maxPooledBuf = 256 << 10
+
+func (v *Validator) getBuf(contentLength int64) *[]byte {
+	if bp, ok := v.bufs.Get().(*[]byte); ok {
+		if contentLength > 0 && int64(cap(*bp)) < contentLength+1 {
+			*bp = make([]byte, 0, contentLength+1)
+		}
+		return bp
+	}
+	n := int64(4096)
+	if contentLength > 0 {
+		n = contentLength + 1
+	}
+	b := make([]byte, 0, n)
+	return &b
+}
+
+func (v *Validator) putBuf(bp *[]byte) {
+	if cap(*bp) > maxPooledBuf {
+		return
+	}
+	*bp = (*bp)[:0]
+	v.bufs.Put(bp)
+}
