@@ -1,0 +1,182 @@
+package audit
+
+import (
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Defaults. Each is what the zero value of the matching [Config] field
+// means.
+const (
+	// DefaultRequestIDHeader carries the request ID in and out.
+	DefaultRequestIDHeader = "X-Request-ID"
+	// DefaultMaxEvents is how many security events one request record
+	// holds; more are counted in security.events.dropped.
+	DefaultMaxEvents = 16
+	// DefaultUserAgentLen caps user_agent.original, in bytes.
+	DefaultUserAgentLen = 256
+	// DefaultFloodInterval is the window over which identical denials are
+	// summarized in one record.
+	DefaultFloodInterval = 10 * time.Second
+	// DefaultFloodMaxKeys bounds the flood aggregator's table; beyond it,
+	// denials are aggregated per event name only.
+	DefaultFloodMaxKeys = 10000
+)
+
+// Config configures an [Auditor]. The zero value writes JSON records to
+// standard error, takes a well-formed inbound X-Request-ID, redacts the
+// default secrets and summarizes floods of identical denials.
+type Config struct {
+	// Handler receives every record. Default: slog.NewJSONHandler on
+	// os.Stderr. Wrap it in [NewChain] for tamper evidence and in
+	// [NewAsync] for asynchronous delivery. The auditor writes records at
+	// level Info (Warn when the request carried a security event, Error
+	// for 5xx); a handler whose level is above that drops them.
+	Handler slog.Handler
+
+	// RequestIDHeader is the header that carries the request ID in the
+	// request and echoes it in the response. Default
+	// [DefaultRequestIDHeader]. An inbound value is used only when it
+	// matches ^[A-Za-z0-9._-]{1,64}$; otherwise a fresh random ID is made.
+	RequestIDHeader string
+
+	// IgnoreInboundRequestID makes a fresh ID for every request even when
+	// a well-formed one arrives: use it on a server that faces clients
+	// directly, where the ID is the client's choice. Default false.
+	IgnoreInboundRequestID bool
+
+	// LogHeaders names request headers to log as
+	// http.request.header.<name> (OpenTelemetry's attribute), values
+	// redacted as in [RedactConfig]. Default: none.
+	LogHeaders []string
+
+	// Route returns the route pattern of a request after the next handler
+	// has run, for routers other than http.ServeMux, e.g. for chi:
+	//	func(r *http.Request) string { return chi.RouteContext(r.Context()).RoutePattern() }
+	// Default: r.Pattern, which http.ServeMux sets when it routes the
+	// request the auditor passed on.
+	Route func(*http.Request) string
+
+	// Redact configures redaction of every value the auditor writes.
+	Redact RedactConfig
+
+	// MaxEvents caps the security events kept in one request record.
+	// Default [DefaultMaxEvents]; at most 1024.
+	MaxEvents int
+
+	// UserAgentLen caps user_agent.original in bytes. Default
+	// [DefaultUserAgentLen]; at most Redact.MaxLen.
+	UserAgentLen int
+
+	// FloodInterval is the window of flood aggregation: within it, a
+	// denial (a response of 400 or more that carried a security event)
+	// identical to one already logged — same first event, status, route
+	// pattern (not path, which the attacker chooses) and client (IPv6 by
+	// /64) — is counted instead of written, and one
+	// "audit.aggregate" record gives the count when the window ends.
+	// Security events recorded outside requests are aggregated by name
+	// and reason the same way. Default [DefaultFloodInterval].
+	FloodInterval time.Duration
+
+	// FloodMaxKeys bounds the aggregation table. Default
+	// [DefaultFloodMaxKeys]; at most 1,000,000.
+	FloodMaxKeys int
+
+	// DangerouslyDisableFloodAggregation writes every denial, so that an
+	// attacker can make the log grow as fast as it can send requests.
+	DangerouslyDisableFloodAggregation bool
+
+	// Now returns the current time. Default time.Now. Records carry it in
+	// UTC.
+	Now func() time.Time
+}
+
+type settings struct {
+	h            slog.Handler
+	idHeader     string
+	ignoreID     bool
+	logHeaders   []string
+	route        func(*http.Request) string
+	red          *Redactor
+	maxEvents    int
+	uaLen        int
+	floodEvery   time.Duration
+	floodMaxKeys int
+	noFlood      bool
+	now          func() time.Time
+}
+
+func (cfg *Config) check() (settings, []error) {
+	var errs []error
+	s := settings{
+		h: cfg.Handler, idHeader: cfg.RequestIDHeader, ignoreID: cfg.IgnoreInboundRequestID, route: cfg.Route,
+		maxEvents: cfg.MaxEvents, uaLen: cfg.UserAgentLen, floodEvery: cfg.FloodInterval,
+		floodMaxKeys: cfg.FloodMaxKeys, noFlood: cfg.DangerouslyDisableFloodAggregation, now: cfg.Now,
+	}
+	if s.h == nil {
+		s.h = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var red []error
+	s.red, red = newRedactor(cfg.Redact, "Redact.")
+	errs = append(errs, red...)
+	if s.idHeader == "" {
+		s.idHeader = DefaultRequestIDHeader
+	} else if !validHeaderName(s.idHeader) {
+		errs = append(errs, &ConfigError{Field: "RequestIDHeader", Value: cfg.RequestIDHeader, Reason: "not a valid header name"})
+	}
+	s.idHeader = http.CanonicalHeaderKey(s.idHeader)
+	for _, h := range cfg.LogHeaders {
+		if !validHeaderName(h) {
+			errs = append(errs, &ConfigError{Field: "LogHeaders", Value: h, Reason: "not a valid header name"})
+			continue
+		}
+		s.logHeaders = append(s.logHeaders, http.CanonicalHeaderKey(h))
+	}
+	switch {
+	case s.maxEvents == 0:
+		s.maxEvents = DefaultMaxEvents
+	case s.maxEvents < 0 || s.maxEvents > 1024:
+		errs = append(errs, &ConfigError{Field: "MaxEvents", Reason: "must be between 1 and 1024"})
+	}
+	switch {
+	case s.uaLen == 0:
+		s.uaLen = min(DefaultUserAgentLen, s.red.maxLen)
+	case s.uaLen < 16 || s.uaLen > s.red.maxLen:
+		errs = append(errs, &ConfigError{Field: "UserAgentLen", Reason: "must be between 16 and Redact.MaxLen"})
+	}
+	switch {
+	case s.floodEvery == 0:
+		s.floodEvery = DefaultFloodInterval
+	case s.floodEvery < 0:
+		errs = append(errs, &ConfigError{Field: "FloodInterval", Value: s.floodEvery.String(), Reason: "must be positive"})
+	}
+	switch {
+	case s.floodMaxKeys == 0:
+		s.floodMaxKeys = DefaultFloodMaxKeys
+	case s.floodMaxKeys < 0 || s.floodMaxKeys > 1_000_000:
+		errs = append(errs, &ConfigError{Field: "FloodMaxKeys", Reason: "must be between 1 and 1000000"})
+	}
+	if s.noFlood && (cfg.FloodInterval != 0 || cfg.FloodMaxKeys != 0) {
+		errs = append(errs, &ConfigError{Field: "DangerouslyDisableFloodAggregation",
+			Reason: "set together with FloodInterval or FloodMaxKeys: choose one"})
+	}
+	return s, errs
+}
+
+func validHeaderName(h string) bool {
+	if h == "" || len(h) > 128 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !isWordByte(c) && !strings.ContainsRune("!#$%&'*+^`|~", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
