@@ -1,0 +1,186 @@
+package jwt
+
+import (
+	"encoding/base64"
+	"errors"
+	"math"
+	"strings"
+	"time"
+)
+
+// Errors from the token parser, each wrapped by a refusal whose reason
+// names the check. They are for errors.Is in tests and logs.
+var (
+	ErrTokenTooLarge = errors.New("jwt: token too large")
+	ErrTokenShape    = errors.New("jwt: not a compact JWS")
+	ErrHeader        = errors.New("jwt: invalid JOSE header")
+	ErrClaims        = errors.New("jwt: invalid claims")
+)
+
+// parsed is a token after shape checks and strict decoding, before any
+// signature or claim check.
+type parsed struct {
+	signingInput []byte // header "." payload, as sent
+	sig          []byte
+	alg, kid     string
+	typ          string
+	hasTyp       bool
+	claims       map[string]any
+	iss          string
+}
+
+// maxKidLen bounds the kid used as a lookup and negative-cache key.
+const maxKidLen = 256
+
+// parseToken checks the compact serialization and decodes header and
+// claims exactly once. It never looks at jku, x5u, jwk or x5c: keys come
+// from configuration only.
+func parseToken(tok string, maxSize int) (*parsed, string, error) {
+	if len(tok) > maxSize {
+		return nil, "token too large", ErrTokenTooLarge
+	}
+	// Shape: three non-empty base64url segments (no padding, no other
+	// characters), so that nothing else reaches a decoder.
+	d1 := strings.IndexByte(tok, '.')
+	if d1 <= 0 {
+		return nil, "not a compact JWS", ErrTokenShape
+	}
+	d2 := strings.IndexByte(tok[d1+1:], '.')
+	if d2 <= 0 {
+		return nil, "not a compact JWS", ErrTokenShape
+	}
+	d2 += d1 + 1
+	if d2 == len(tok)-1 {
+		return nil, "missing signature", ErrTokenShape
+	}
+	for i := 0; i < len(tok); i++ {
+		if i == d1 || i == d2 {
+			continue
+		}
+		if !isB64URL(tok[i]) {
+			return nil, "not a compact JWS", ErrTokenShape
+		}
+	}
+	// One copy of the token serves as the signing input, and one buffer
+	// takes all three decoded segments.
+	raw := []byte(tok)
+	enc := base64.RawURLEncoding.Strict()
+	buf := make([]byte, enc.DecodedLen(d1)+enc.DecodedLen(d2-d1-1)+enc.DecodedLen(len(tok)-d2-1))
+	hdrJSON, rest, err := b64(buf, raw[:d1])
+	if err != nil {
+		return nil, "bad base64 in header", ErrTokenShape
+	}
+	payload, rest, err := b64(rest, raw[d1+1:d2])
+	if err != nil {
+		return nil, "bad base64 in payload", ErrTokenShape
+	}
+	sig, _, err := b64(rest, raw[d2+1:])
+	if err != nil {
+		return nil, "bad base64 in signature", ErrTokenShape
+	}
+
+	hdr, err := decodeObject(hdrJSON)
+	if err != nil {
+		return nil, "invalid JOSE header JSON", errors.Join(ErrHeader, err)
+	}
+	p := &parsed{signingInput: raw[:d2], sig: sig}
+	alg, ok := hdr["alg"].(string)
+	if !ok {
+		return nil, "missing alg", ErrHeader
+	}
+	p.alg = alg
+	if v, present := hdr["kid"]; present {
+		kid, ok := v.(string)
+		if !ok || kid == "" || len(kid) > maxKidLen {
+			return nil, "invalid kid", ErrHeader
+		}
+		p.kid = kid
+	}
+	if v, present := hdr["typ"]; present {
+		typ, ok := v.(string)
+		if !ok {
+			return nil, "invalid typ", ErrHeader
+		}
+		p.typ, p.hasTyp = typ, true
+	}
+	// RFC 7515 §4.1.11: a recipient must refuse a crit it does not
+	// understand, and this verifier understands no extension. "b64"
+	// (RFC 7797) would change what is signed; it is refused even without
+	// crit.
+	if _, present := hdr["crit"]; present {
+		return nil, "unsupported crit header", ErrHeader
+	}
+	if _, present := hdr["b64"]; present {
+		return nil, "unsupported b64 header", ErrHeader
+	}
+	// An encrypted token (JWE) has five segments and never gets here; a
+	// nested JWT ("cty": "JWT") is not an access token.
+	if cty, present := hdr["cty"]; present {
+		if s, ok := cty.(string); !ok || strings.EqualFold(s, "JWT") {
+			return nil, "nested JWT", ErrHeader
+		}
+	}
+
+	claims, err := decodeObject(payload)
+	if err != nil {
+		return nil, "invalid claims JSON", errors.Join(ErrClaims, err)
+	}
+	p.claims = claims
+	iss, ok := claims["iss"].(string)
+	if !ok || iss == "" {
+		return nil, "missing iss", ErrClaims
+	}
+	p.iss = iss
+	return p, "", nil
+}
+
+func isB64URL(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// b64 decodes unpadded base64url src strictly into the front of dst and
+// returns the decoded bytes and the rest of dst. Strict: the unused bits of
+// the last character must be zero, so each token has one encoding only.
+func b64(dst, src []byte) (out, rest []byte, err error) {
+	n, err := base64.RawURLEncoding.Strict().Decode(dst, src)
+	return dst[:n:n], dst[n:], err
+}
+
+// numericDate reads an optional NumericDate claim (RFC 7519 §2).
+func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
+	v, present := claims[name]
+	if !present {
+		return time.Time{}, false, nil
+	}
+	f, ok := v.(float64)
+	// Up to year 9999; negative dates are not valid token times.
+	if !ok || f < 0 || f > 253402300799 || math.IsNaN(f) {
+		return time.Time{}, true, ErrClaims
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+// stringList reads a claim that is either one string or an array of
+// strings (aud, scp, roles). An array holding anything but strings is
+// refused.
+func stringList(v any, split bool) ([]string, bool) {
+	switch v := v.(type) {
+	case string:
+		if split {
+			return strings.Fields(v), true
+		}
+		return []string{v}, true
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
