@@ -256,7 +256,7 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 	rec := slog.NewRecord(end.UTC(), level, MsgRequest, 0)
 	var buf [20]slog.Attr
 	at := append(buf[:0],
-		slog.String("request.id", st.id),
+		slog.String("request_id", st.id),
 		slog.String("http.request.method", method(r.Method)),
 		slog.String("url.path", path),
 	)
@@ -301,10 +301,10 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 		}
 	}
 	if len(events) > 0 {
-		at = append(at, slog.Any("security.events", events))
+		at = append(at, slog.Any("events", events))
 	}
 	if dropped > 0 {
-		at = append(at, slog.Int("security.events.dropped", dropped))
+		at = append(at, slog.Int("events_dropped", dropped))
 	}
 	rec.AddAttrs(at...)
 	a.handle(ctx, rec)
@@ -363,7 +363,7 @@ func (a *Auditor) standalone(ctx context.Context, ev eventEntry, reqID string) {
 		rec.AddAttrs(slog.String("event.reason", ev.reason))
 	}
 	if reqID != "" {
-		rec.AddAttrs(slog.String("request.id", reqID))
+		rec.AddAttrs(slog.String("request_id", reqID))
 	}
 	if len(ev.attrs) > 0 {
 		rec.AddAttrs(slog.Attr{Key: "event.attrs", Value: slog.GroupValue(ev.attrs...)})

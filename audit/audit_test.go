@@ -58,7 +58,7 @@ func TestRequestRecord(t *testing.T) {
 		"msg":                               audit.MsgRequest,
 		"level":                             "INFO",
 		"time":                              "2026-03-01T12:00:00.0015Z",
-		"request.id":                        "req-123",
+		"request_id":                        "req-123",
 		"http.request.method":               "GET",
 		"url.path":                          "/items/42",
 		"url.query":                         "x=1&token=" + audit.Redacted,
@@ -124,8 +124,8 @@ func TestRequestIDs(t *testing.T) {
 				t.Errorf("RequestIDFromContext = %q, response header %q", fromCtx, got)
 			}
 			recs := records(t, buf.Bytes())
-			if len(recs) != 1 || recs[0]["request.id"] != got {
-				t.Errorf("record request.id = %v, want %q", recs, got)
+			if len(recs) != 1 || recs[0]["request_id"] != got {
+				t.Errorf("record request_id = %v, want %q", recs, got)
 			}
 		})
 	}
@@ -190,8 +190,8 @@ func TestSecurityEventsInRecord(t *testing.T) {
 	if len(recs) != 1 {
 		t.Fatalf("got %d records, want 1", len(recs))
 	}
-	evs, _ := recs[0]["security.events"].([]any)
-	if len(evs) != 2 || recs[0]["security.events.dropped"] != float64(1) || recs[0]["level"] != "WARN" {
+	evs, _ := recs[0]["events"].([]any)
+	if len(evs) != 2 || recs[0]["events_dropped"] != float64(1) || recs[0]["level"] != "WARN" {
 		t.Fatalf("record = %v, want 2 events, 1 dropped, WARN", recs[0])
 	}
 	ev := evs[0].(map[string]any)
@@ -253,7 +253,7 @@ func TestEventAfterResponseIsNotLost(t *testing.T) {
 		ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
 	secevent.Emit(ctx, secevent.Event{Name: secevent.SequenceFail, Reason: "late"})
 	recs := records(t, buf.Bytes())
-	if len(recs) != 2 || recs[1]["msg"] != audit.MsgEvent || recs[1]["request.id"] != recs[0]["request.id"] {
+	if len(recs) != 2 || recs[1]["msg"] != audit.MsgEvent || recs[1]["request_id"] != recs[0]["request_id"] {
 		t.Errorf("records = %v, want the late event on its own with the request ID", recs)
 	}
 }

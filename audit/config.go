@@ -14,7 +14,7 @@ const (
 	// DefaultRequestIDHeader carries the request ID in and out.
 	DefaultRequestIDHeader = "X-Request-ID"
 	// DefaultMaxEvents is how many security events one request record
-	// holds; more are counted in security.events.dropped.
+	// holds; more are counted in events_dropped.
 	DefaultMaxEvents = 16
 	// DefaultUserAgentLen caps user_agent.original, in bytes.
 	DefaultUserAgentLen = 256

@@ -21,7 +21,7 @@
 // # What is logged
 //
 // Each request record ("msg":"http.request") carries, with OpenTelemetry
-// semantic-convention names: the time in UTC; request.id; http.request.method
+// semantic-convention names: the time in UTC; request_id; http.request.method
 // (unknown methods as "_OTHER" plus http.request.method_original);
 // url.path; url.query with sensitive parameters redacted; http.route (the
 // ServeMux pattern, or [Config.Route] for chi and others);
@@ -33,7 +33,7 @@
 // valid W3C traceparent; user.id, bulwark.authn.method and
 // bulwark.authn.issuer when an auth package identified the caller;
 // http.request.header.<name> for the headers named in [Config.LogHeaders];
-// and security.events, the events emitted during the request (name, reason,
+// and events, the events emitted during the request (name, reason,
 // attributes; at most [Config.MaxEvents], the rest counted). The level is
 // INFO, WARN when the request carried a security event, ERROR for 5xx and
 // panics.
@@ -119,7 +119,7 @@
 // it (OpenTelemetry Collector filelog receiver with the json_parser
 // operator, Fluent Bit's tail input with the json parser, Vector's file
 // source with parse_json, or the Splunk/Elastic agents). Alert on
-// security.events[].name and event.name (the OWASP vocabulary:
+// events[].name and event.name (the OWASP vocabulary:
 // authn_token_invalid, authz_fail, excess_rate_limit_exceeded,
 // malicious_cors, …), on audit.aggregate counts, and on
 // sys_monitor_disabled (records dropped). Join with traces on trace_id.

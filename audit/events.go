@@ -26,7 +26,7 @@ func (a *Auditor) entry(e secevent.Event) eventEntry {
 	return ev
 }
 
-// eventList is the security.events attribute: a JSON array of
+// eventList is the events attribute: a JSON array of
 // {"name","reason","attrs"} objects.
 type eventList []eventEntry
 
@@ -44,10 +44,10 @@ func (l eventList) appendJSON(b []byte) []byte {
 		}
 		b = append(b, `{"name":`...)
 		b = appendJSONString(b, e.name)
-		if e.reason != "" {
-			b = append(b, `,"reason":`...)
-			b = appendJSONString(b, e.reason)
-		}
+		// reason is always present, empty or not, so that consumers can
+		// rely on the member (the gateway's log contract).
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, e.reason)
 		if len(e.attrs) > 0 {
 			b = append(b, `,"attrs":`...)
 			b = appendValue(b, slog.GroupValue(e.attrs...))

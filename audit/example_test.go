@@ -39,7 +39,7 @@ func Example() {
 	r.Header.Set("X-Request-ID", "req-1")
 	aud.Handler(mux).ServeHTTP(httptest.NewRecorder(), r)
 	// Output:
-	// {"time":"2026-03-01T12:00:00Z","level":"WARN","msg":"http.request","request.id":"req-1","http.request.method":"DELETE","url.path":"/items/9","url.query":"access_token=[REDACTED]","http.route":"DELETE /items/{id}","http.response.status_code":403,"http.response.body.size":0,"http.server.request.duration_ns":0,"client.address":"192.0.2.1","user.id":"svc-7","bulwark.authn.method":"jwt","security.events":[{"name":"authz_fail","reason":"scope missing"}]}
+	// {"time":"2026-03-01T12:00:00Z","level":"WARN","msg":"http.request","request_id":"req-1","http.request.method":"DELETE","url.path":"/items/9","url.query":"access_token=[REDACTED]","http.route":"DELETE /items/{id}","http.response.status_code":403,"http.response.body.size":0,"http.server.request.duration_ns":0,"client.address":"192.0.2.1","user.id":"svc-7","bulwark.authn.method":"jwt","events":[{"name":"authz_fail","reason":"scope missing"}]}
 }
 
 // Security events outside requests — a key rotated, a JWKS refresh failed —

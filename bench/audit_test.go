@@ -89,7 +89,7 @@ func BenchmarkAudit(b *testing.B) {
 // record through slog's JSON handler alone and through the chain.
 func BenchmarkAuditChainRecord(b *testing.B) {
 	rec := slog.NewRecord(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), slog.LevelInfo, "http.request", 0)
-	rec.AddAttrs(slog.String("request.id", "0123456789abcdef0123456789abcdef"), slog.String("http.request.method", "GET"),
+	rec.AddAttrs(slog.String("request_id", "0123456789abcdef0123456789abcdef"), slog.String("http.request.method", "GET"),
 		slog.String("url.path", "/v1/items"), slog.Int("http.response.status_code", 200),
 		slog.Int("http.response.body.size", 11), slog.Float64("http.server.request.duration", 0.000123),
 		slog.String("client.address", "203.0.113.7"), slog.String("user_agent.original", "bench/1.0"))
@@ -160,7 +160,7 @@ func BenchmarkAuditPaired(b *testing.B) {
 func BenchmarkAuditChainPaired(b *testing.B) {
 	const batch = 256
 	rec := slog.NewRecord(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC), slog.LevelInfo, "http.request", 0)
-	rec.AddAttrs(slog.String("request.id", "0123456789abcdef0123456789abcdef"), slog.String("url.path", "/v1/items"),
+	rec.AddAttrs(slog.String("request_id", "0123456789abcdef0123456789abcdef"), slog.String("url.path", "/v1/items"),
 		slog.Int("http.response.status_code", 200), slog.String("client.address", "203.0.113.7"))
 	chain, err := audit.NewChain(io.Discard, audit.ChainConfig{Key: bytes.Repeat([]byte{1}, 32)})
 	if err != nil {
