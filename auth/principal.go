@@ -11,13 +11,13 @@ import (
 // context: the same value may be shared by concurrent requests (the token
 // cache returns one Principal per token).
 type Principal struct {
-	// Subject identifies the caller within its issuer ("sub", API key id).
+	// Subject identifies the caller within its issuer ("sub"; "apikey:<id>" for an API key).
 	Subject string
 	// Issuer is who vouched for the subject: a token issuer URL, or a
 	// fixed name such as "apikey".
 	Issuer string
 	// Method says how the caller authenticated: "jwt", "introspection",
-	// "apikey", "mtls".
+	// "api_key", "mtls".
 	Method string
 	// Scopes granted to the caller (OAuth 2.0 scope values).
 	Scopes []string

@@ -7,7 +7,7 @@ import "context"
 type Identity struct {
 	Subject string // the principal's subject ("sub", API key id)
 	Issuer  string // who vouched for it (token issuer, "apikey"); optional
-	Method  string // how it authenticated: "jwt", "introspection", "apikey", "mtls"
+	Method  string // how it authenticated: "jwt", "introspection", "api_key", "mtls"
 }
 
 // Identifier is implemented by recorders that attach the caller's identity

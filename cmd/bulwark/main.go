@@ -7,16 +7,20 @@
 // Commands:
 //
 //	audit verify   check a tamper-evident audit log (see package audit)
+//	keys           create, list, rotate, revoke and delete API keys (see package auth/apikey)
 //
 // Exit status: 0 on success, 1 when the command's check fails, 2 on a
 // usage error.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"sort"
+
+	keyscli "github.com/bulwark-go/bulwark/auth/apikey/cli"
 )
 
 // command runs one top-level command with the arguments after its name and
@@ -27,6 +31,9 @@ type command func(args []string, stdout, stderr io.Writer) int
 // its own file.
 var commands = map[string]command{
 	"audit": runAudit,
+	"keys": func(args []string, stdout, stderr io.Writer) int {
+		return keyscli.Run(context.Background(), args, stdout, stderr)
+	},
 }
 
 func main() {

@@ -1,0 +1,234 @@
+// Package cli implements `bulwark keys`, the operator's command for API
+// keys (create, list, rotate, revoke, delete), as an importable function,
+// and the configuration section both that command and the gateway read, so
+// that they use the same store, prefix and pepper.
+//
+// The section sits under auth.api_keys in the gateway's YAML file:
+//
+//	auth:
+//	  api_keys:
+//	    store: sqlite:///var/lib/bulwark/keys.db  # or sqlite://keys.db, postgres://user@host/db
+//	    prefix: bwk_live                          # the default
+//	    header: X-API-Key                         # the default; or Authorization (Bearer)
+//	    pepper_env: BULWARK_APIKEY_PEPPER         # the default; or pepper_file: /run/secrets/apikey-pepper
+//	    cache_ttl: 10s                            # bound on cross-instance revocation
+//
+// Only store is required. A relative sqlite path is relative to the
+// configuration file's directory. The pepper is never written in the file
+// itself: it comes from an environment variable (BULWARK_APIKEY_PEPPER
+// unless pepper_env names another) or a file, at least 32 bytes, trailing
+// newlines trimmed; make one with `openssl rand -base64 48`.
+package cli
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"go.yaml.in/yaml/v3"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+
+	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/auth/apikey"
+	"github.com/bulwark-go/bulwark/auth/apikey/sqlstore"
+)
+
+// Defaults of [FileConfig], shared with the gateway's configuration.
+const (
+	DefaultPrefix    = "bwk_live"
+	DefaultHeader    = "X-API-Key"
+	DefaultPepperEnv = "BULWARK_APIKEY_PEPPER"
+)
+
+// FileConfig is the auth.api_keys section of the configuration file.
+type FileConfig struct {
+	// Store is the store URL: "sqlite://PATH" (also "sqlite:PATH"),
+	// "postgres://…" ("postgresql://…"), or "memory" (for tests: keys
+	// vanish with the process). Required.
+	Store string `yaml:"store"`
+	// Prefix of every key, see [apikey.Config.Prefix]. Default bwk_live.
+	Prefix string `yaml:"prefix"`
+	// PepperEnv names the environment variable holding the pepper.
+	// Default BULWARK_APIKEY_PEPPER (unless PepperFile is set).
+	PepperEnv string `yaml:"pepper_env"`
+	// PepperFile is a file holding the pepper.
+	PepperFile string `yaml:"pepper_file"`
+	// InsecureNoPepper, see [apikey.Config.InsecureNoPepper].
+	InsecureNoPepper bool `yaml:"insecure_no_pepper"`
+	// Header, see [apikey.Config.Header]. Default X-API-Key.
+	Header string `yaml:"header"`
+	// InsecureQueryParam, see [apikey.Config.InsecureQueryParam].
+	InsecureQueryParam string `yaml:"insecure_query_param"`
+	// CacheTTL, see [apikey.Config.CacheTTL].
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// CacheSize, see [apikey.Config.CacheSize].
+	CacheSize int `yaml:"cache_size"`
+
+	// BaseDir is the directory a relative sqlite path is resolved
+	// against: [LoadFile] sets it to the configuration file's directory.
+	// Empty means the working directory.
+	BaseDir string `yaml:"-"`
+}
+
+// LoadFile reads the auth.api_keys section of the YAML file at path.
+// Other sections are ignored; unknown fields inside this one are errors.
+func LoadFile(path string) (FileConfig, error) {
+	b, err := os.ReadFile(path) // #nosec G304 -- the operator names the configuration file
+	if err != nil {
+		return FileConfig{}, err
+	}
+	var doc struct {
+		Auth struct {
+			APIKeys yaml.Node `yaml:"api_keys"`
+		} `yaml:"auth"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return FileConfig{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if doc.Auth.APIKeys.Kind == 0 {
+		return FileConfig{}, fmt.Errorf("%s: no auth.api_keys section", path)
+	}
+	// Re-encode the section to decode it strictly.
+	sec, err := yaml.Marshal(&doc.Auth.APIKeys)
+	if err != nil {
+		return FileConfig{}, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(sec))
+	dec.KnownFields(true)
+	var fc FileConfig
+	if err := dec.Decode(&fc); err != nil {
+		return FileConfig{}, fmt.Errorf("%s: auth.api_keys: %w", path, err)
+	}
+	fc.BaseDir = filepath.Dir(path)
+	return fc, nil
+}
+
+// pepper reads the pepper from the environment or a file. It returns nil
+// only with insecure_no_pepper.
+func (fc *FileConfig) pepper() ([]byte, error) {
+	switch {
+	case fc.PepperEnv != "" && fc.PepperFile != "":
+		return nil, &auth.ConfigError{Field: "pepper_env", Reason: "and pepper_file are exclusive"}
+	case fc.InsecureNoPepper && (fc.PepperEnv != "" || fc.PepperFile != ""):
+		return nil, &auth.ConfigError{Field: "insecure_no_pepper", Reason: "contradicts pepper_env or pepper_file"}
+	case fc.InsecureNoPepper:
+		return nil, nil
+	case fc.PepperFile != "":
+		b, err := os.ReadFile(fc.PepperFile) // #nosec G304 -- the operator names the pepper file
+		if err != nil {
+			return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read"}
+		}
+		return bytes.TrimRight(b, "\r\n"), nil
+	}
+	name := fc.PepperEnv
+	if name == "" {
+		name = DefaultPepperEnv
+	}
+	v := strings.TrimRight(os.Getenv(name), "\r\n")
+	if v == "" {
+		return nil, &auth.ConfigError{Field: "pepper_env", Value: name, Reason: "environment variable is not set: the pepper comes from it (or from pepper_file)"}
+	}
+	return []byte(v), nil
+}
+
+// Open opens the store (storeURL overrides fc.Store when not empty) and
+// returns the key manager over it, with last-use tracking as configured by
+// lastUsed (see [apikey.Config.LastUsedInterval]; the command passes -1).
+// Close the returned closer when done: it closes the manager, then the
+// database.
+func (fc FileConfig) Open(ctx context.Context, storeURL string, lastUsed time.Duration) (*apikey.Keys, io.Closer, error) {
+	if storeURL == "" {
+		storeURL = fc.Store
+	}
+	pepper, err := fc.pepper()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, db, err := OpenStore(ctx, storeURL, fc.BaseDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	prefix, header := fc.Prefix, fc.Header
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if header == "" {
+		header = DefaultHeader
+	}
+	k, err := apikey.New(apikey.Config{
+		Store: store, Prefix: prefix, Pepper: pepper, InsecureNoPepper: fc.InsecureNoPepper,
+		Header: header, InsecureQueryParam: fc.InsecureQueryParam,
+		CacheTTL: fc.CacheTTL, CacheSize: fc.CacheSize, LastUsedInterval: lastUsed,
+	})
+	if err != nil {
+		if db != nil {
+			_ = db.Close()
+		}
+		return nil, nil, err
+	}
+	return k, closer{k, db}, nil
+}
+
+type closer struct {
+	k  *apikey.Keys
+	db *sql.DB
+}
+
+func (c closer) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.k.Close(ctx)
+	if c.db != nil {
+		err = errors.Join(err, c.db.Close())
+	}
+	return err
+}
+
+// OpenStore opens the store at url: "sqlite://PATH" or "sqlite:PATH"
+// (relative to dir when PATH is relative; the file is created if missing),
+// "postgres://…", or "memory". The SQL schema is migrated. The *sql.DB (nil
+// for memory) is returned for the caller to close.
+func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, error) {
+	var (
+		driver, dsn string
+		dialect     sqlstore.Dialect
+	)
+	switch {
+	case url == "":
+		return nil, nil, &auth.ConfigError{Field: "store", Reason: "required"}
+	case url == "memory" || url == "memory:":
+		return apikey.NewMemoryStore(), nil, nil
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return nil, nil, &auth.ConfigError{Field: "store", Value: url, Reason: "want sqlite://PATH, without '?' or '#'"}
+		}
+		if !filepath.IsAbs(path) && dir != "" {
+			path = filepath.Join(dir, path)
+		}
+		driver, dialect = "sqlite", sqlstore.SQLite
+		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		driver, dsn, dialect = "pgx", url, sqlstore.Postgres
+	default:
+		return nil, nil, &auth.ConfigError{Field: "store", Reason: "want sqlite://PATH, postgres://… or memory"}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, err
+	}
+	return s, db, nil
+}
