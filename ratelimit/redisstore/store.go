@@ -1,0 +1,342 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulwark-go/bulwark/ratelimit"
+)
+
+const (
+	// maxLimits is how many limits one Take may decide (as the memory
+	// store).
+	maxLimits = 16
+	// maxTauMicros bounds interval*burst in microseconds (2^51), so that
+	// every sum in the script stays an exact integer in a Lua double.
+	maxTauMicros = int64(1) << 51
+
+	modeCharge = 0
+	modePeek   = 1
+	modeRefund = 2
+)
+
+// Sentinel errors, for errors.Is.
+var (
+	// ErrCircuitOpen: Redis failed repeatedly and the circuit breaker is
+	// open; no call was made.
+	ErrCircuitOpen = errors.New("redisstore: circuit breaker open")
+	// ErrTimeout: Redis did not answer within Config.Timeout. It also
+	// matches context.DeadlineExceeded.
+	ErrTimeout = errors.New("redisstore: Redis did not answer within the timeout")
+	// ErrBadReply: Redis answered something the store did not expect
+	// (another program wrote the store's keys, or a proxy mangled the
+	// reply).
+	ErrBadReply = errors.New("redisstore: unexpected reply from Redis")
+)
+
+// Store is a [ratelimit.Store] on Redis: every instance of a fleet that
+// uses the same Redis (and the same ratelimit HashKey) shares the same
+// limits. Each decision is one Lua script run with EVALSHA, one round trip
+// (reloaded on NOSCRIPT), deciding on Redis's clock. It is safe for
+// concurrent use and holds no background goroutine.
+type Store struct {
+	client  redis.UniversalClient
+	script  *redis.Script
+	prefix  string
+	timeout time.Duration
+	// group is set for clients that place keys by hash tag on several
+	// servers (Cluster, Ring): limits are grouped by subject there.
+	group bool
+	br    breaker
+	deny  *denyCache
+	now   func() time.Time
+	// callerClock makes the script use Take's now instead of Redis TIME.
+	// Only tests set it (export_test.go).
+	callerClock bool
+}
+
+// New checks cfg and returns a [Store]. Every problem found is returned,
+// joined; each is a [*ConfigError].
+func New(cfg Config) (*Store, error) {
+	if errs := checkConfig(&cfg); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s := &Store{
+		client:  cfg.Client,
+		script:  redis.NewScript(gcraScript),
+		prefix:  cfg.Prefix,
+		timeout: cfg.Timeout,
+		now:     cfg.Now,
+	}
+	switch cfg.Client.(type) {
+	case *redis.ClusterClient, *redis.Ring:
+		s.group = true
+	}
+	if s.prefix == "" {
+		s.prefix = defaultPrefix
+	}
+	if s.timeout == 0 {
+		s.timeout = defaultTimeout
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	threshold := int64(cfg.BreakerThreshold)
+	if threshold == 0 {
+		threshold = defaultBreakerThreshold
+	}
+	cooldown := cfg.BreakerCooldown
+	if cooldown == 0 {
+		cooldown = defaultBreakerCooldown
+	}
+	s.br = breaker{threshold: threshold, cooldown: int64(cooldown), now: s.now, onChange: cfg.OnBreaker}
+	if cfg.DenyCacheKeys > 0 {
+		s.deny = newDenyCache(cfg.DenyCacheKeys)
+	}
+	return s, nil
+}
+
+// Take implements [ratelimit.Store]. It decides on Redis's clock: now is
+// not used. Intervals are rounded up to whole microseconds (the enforced
+// rate is never above the policy's), which changes nothing for a policy
+// whose Period/Quota is a whole number of microseconds.
+//
+// The limits of one subject are decided and charged in one script, all or
+// nothing. On a Cluster or Ring, limits of different subjects live on
+// different servers: each subject's limits are decided and charged in turn
+// and, if one refuses, what was charged is refunded, so the decision is
+// still all or nothing (a concurrent request may see the charge during that
+// one round trip and be refused, never the reverse).
+func (s *Store) Take(ctx context.Context, now time.Time, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, error) {
+	ok, _, err := s.take(ctx, now.UnixMicro(), cost, limits, out)
+	return ok, err
+}
+
+// take is Take that also returns the Redis time of the decision (µs).
+func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, int64, error) {
+	if cost < 1 || len(limits) == 0 || len(limits) > maxLimits || len(out) < len(limits) {
+		return false, 0, ratelimit.ErrInvalidTake
+	}
+	tooBig := false
+	for i := range limits {
+		l := &limits[i]
+		if l.Interval < 1 || l.Burst < 1 || l.Burst > ratelimit.MaxTolerance/l.Interval || l.Burst > maxTauMicros/micros(l.Interval) {
+			return false, 0, ratelimit.ErrInvalidTake
+		}
+		tooBig = tooBig || cost > l.Burst
+	}
+	if cost >= maxTauMicros {
+		return false, 0, ratelimit.ErrInvalidTake
+	}
+	var started time.Time
+	if s.deny != nil {
+		started = s.now()
+		if !tooBig && s.deny.refuse(started.UnixNano(), cost, limits, out) {
+			return false, 0, nil
+		}
+	}
+	probe, ok := s.br.allow()
+	if !ok {
+		return false, 0, ErrCircuitOpen
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	allowed, redisNow, err := s.decide(cctx, nowMicros, cost, limits, out)
+	if err != nil && ctx.Err() == nil && (cctx.Err() == context.DeadlineExceeded || isNetTimeout(err)) {
+		// go-redis reports the socket deadline (set from ours) as a net
+		// timeout, sometimes before the context's own timer has fired:
+		// say what happened in terms callers can match.
+		err = fmt.Errorf("%w (%w): %w", ErrTimeout, context.DeadlineExceeded, err)
+	}
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		// The caller gave up (client gone): not Redis's fault.
+		s.br.abandon(probe)
+		return false, 0, err
+	}
+	s.br.done(probe, err)
+	if err != nil {
+		return false, 0, err
+	}
+	if s.deny != nil && !allowed {
+		s.deny.record(started.UnixNano(), limits, out)
+	}
+	return allowed, redisNow, nil
+}
+
+// decide runs the script once per group of limits.
+func (s *Store) decide(ctx context.Context, nowMicros, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, int64, error) {
+	if !s.callerClock {
+		nowMicros = 0
+	}
+	if !s.group || sameSubject(limits) {
+		return s.run(ctx, modeCharge, nowMicros, cost, limits, out)
+	}
+	// Several subjects on a Cluster or Ring: decide subject by subject.
+	var (
+		idx     [maxLimits]int
+		glim    [maxLimits]ratelimit.Limit
+		gout    [maxLimits]ratelimit.Result
+		charged [maxLimits]bool // by group start
+		done    [maxLimits]bool
+		starts  []int
+	)
+	n := 0
+	for i := range limits {
+		if done[i] {
+			continue
+		}
+		starts = append(starts, n)
+		for j := i; j < len(limits); j++ {
+			if !done[j] && limits[j].Subject == limits[i].Subject {
+				idx[n], glim[n], done[j] = j, limits[j], true
+				n++
+			}
+		}
+	}
+	starts = append(starts, n)
+	allowed := true
+	var redisNow int64
+	var err error
+	for g := 0; g+1 < len(starts); g++ {
+		a, b := starts[g], starts[g+1]
+		mode := modeCharge
+		if !allowed {
+			mode = modePeek
+		}
+		var ok bool
+		ok, redisNow, err = s.run(ctx, mode, nowMicros, cost, glim[a:b], gout[a:b])
+		if err != nil {
+			break
+		}
+		charged[a] = ok && mode == modeCharge
+		allowed = allowed && ok
+	}
+	if err != nil || !allowed {
+		// Undo the charges of the groups that allowed. A refund that fails
+		// leaves the charge in place: the limit errs on the strict side.
+		for g := 0; g+1 < len(starts); g++ {
+			a, b := starts[g], starts[g+1]
+			if !charged[a] {
+				continue
+			}
+			// The refund gets its own Timeout: the decision's may be spent,
+			// and a client that went away must not keep its charge.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout)
+			_, _, _ = s.run(rctx, modeRefund, nowMicros, cost, glim[a:b], nil)
+			cancel()
+			for k := a; k < b; k++ {
+				gout[k] = uncharged(gout[k], cost, &glim[k])
+			}
+		}
+		if err != nil {
+			return false, 0, err
+		}
+	}
+	for k := range n {
+		out[idx[k]] = gout[k]
+	}
+	return allowed, redisNow, nil
+}
+
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// uncharged turns the result of a charge into the state before it.
+func uncharged(r ratelimit.Result, cost int64, l *ratelimit.Limit) ratelimit.Result {
+	step := micros(l.Interval) * 1000
+	tau := step * l.Burst
+	used := max(int64(r.ResetAfter)-cost*step, 0)
+	return ratelimit.Result{Allowed: true, Remaining: (tau - used) / step, ResetAfter: time.Duration(used)}
+}
+
+func sameSubject(limits []ratelimit.Limit) bool {
+	for i := 1; i < len(limits); i++ {
+		if limits[i].Subject != limits[0].Subject {
+			return false
+		}
+	}
+	return true
+}
+
+// micros converts an interval to whole microseconds, rounding up.
+func micros(ns int64) int64 { return (ns + 999) / 1000 }
+
+// run calls the script for limits of one subject. out may be nil for a
+// refund.
+func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, int64, error) {
+	keys := make([]string, len(limits))
+	args := make([]any, 3+2*len(limits))
+	args[0], args[1], args[2] = mode, cost, nowMicros
+	var buf [96]byte
+	for i := range limits {
+		l := &limits[i]
+		keys[i] = string(s.appendKey(buf[:0], l))
+		args[3+2*i] = micros(l.Interval)
+		args[4+2*i] = l.Burst
+	}
+	vals, err := s.script.Run(ctx, s.client, keys, args...).Int64Slice()
+	if err != nil {
+		return false, 0, fmt.Errorf("redisstore: %w", err)
+	}
+	if mode == modeRefund {
+		return true, 0, nil
+	}
+	if len(vals) != 2+4*len(limits) {
+		return false, 0, ErrBadReply
+	}
+	for i := range limits {
+		v := vals[2+4*i : 6+4*i]
+		if v[0] != 0 && v[0] != 1 || v[1] < 0 || v[2] < 0 || v[3] < 0 {
+			return false, 0, ErrBadReply
+		}
+		out[i] = ratelimit.Result{
+			Allowed:    v[0] == 1,
+			Remaining:  v[1],
+			ResetAfter: time.Duration(v[2]) * time.Microsecond,
+			RetryAfter: time.Duration(v[3]) * time.Microsecond,
+		}
+	}
+	return vals[1] == 1, vals[0], nil
+}
+
+// appendKey appends the Redis key of l: the prefix, the subject as the
+// Cluster hash tag, and the (policy, subject) key, both as fixed-width hex.
+// Keys are hashes: no request data reaches Redis.
+func (s *Store) appendKey(b []byte, l *ratelimit.Limit) []byte {
+	b = append(b, s.prefix...)
+	b = append(b, '{')
+	b = appendHex(b, l.Subject)
+	b = append(b, '}', ':')
+	return appendHex(b, l.Key)
+}
+
+func appendHex(b []byte, v uint64) []byte {
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, "0123456789abcdef"[(v>>uint(shift))&0xf])
+	}
+	return b
+}
+
+// KeyOf returns the Redis key the store uses for l, for operators who want
+// to inspect or delete a limit's state (redis-cli GET/DEL). Its value is
+// the limit's theoretical arrival time in microseconds since the Unix
+// epoch; the key expires when the limit is back to full.
+func (s *Store) KeyOf(l ratelimit.Limit) string {
+	var buf [96]byte
+	return string(s.appendKey(buf[:0], &l))
+}
+
+// String describes the store for logs, without addresses or secrets.
+func (s *Store) String() string {
+	return "redisstore(prefix=" + strconv.Quote(s.prefix) + ")"
+}
+
+var _ ratelimit.Store = (*Store)(nil)
