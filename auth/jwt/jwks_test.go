@@ -332,3 +332,25 @@ func TestParserErrorsAreTyped(t *testing.T) {
 		})
 	}
 }
+
+func TestReady(t *testing.T) {
+	if err := newVerifier(t, jwt.Config{Issuers: []jwt.Issuer{staticIssuer(t)}}).Ready(); err != nil {
+		t.Errorf("static keys: Ready() = %v", err)
+	}
+	k := keys(t)
+	down := newJWKSServer(t, func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
+	v := newVerifier(t, jwt.Config{Issuers: []jwt.Issuer{remoteIssuer(down.URL)}})
+	_, _ = serve(t, v, bearer(token(t, "rsa1", nil)))
+	if err := v.Ready(); err == nil {
+		t.Error("Ready() = nil before any key set could be fetched")
+	}
+	down.set(serveJSON(jwksJSON(t, jwkEntry{kid: "rsa1", alg: "RS256", key: &k.rsa.PublicKey})))
+	up := newJWKSServer(t, serveJSON(jwksJSON(t, jwkEntry{kid: "rsa1", alg: "RS256", key: &k.rsa.PublicKey})))
+	v2 := newVerifier(t, jwt.Config{Issuers: []jwt.Issuer{remoteIssuer(up.URL)}})
+	if rec, _ := serve(t, v2, bearer(token(t, "rsa1", nil))); rec.Code != http.StatusOK {
+		t.Fatalf("token against a live JWKS: %d", rec.Code)
+	}
+	if err := v2.Ready(); err != nil {
+		t.Errorf("after a fetch: Ready() = %v", err)
+	}
+}

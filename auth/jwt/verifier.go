@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,23 @@ func (is *issuer) keys() *keySet {
 		return is.static
 	}
 	return is.remote.current()
+}
+
+// Ready reports whether every issuer has verification keys: static keys,
+// or a JWK Set fetched at least once (a last-known-good set counts while
+// the provider is down). A readiness probe can use it; it does no I/O.
+func (v *Verifier) Ready() error {
+	var missing []string
+	for name, is := range v.issuers {
+		if is.keys() == nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("jwt: no keys fetched yet for %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // New checks cfg and returns a Verifier. Every problem is reported, joined;
