@@ -8,6 +8,8 @@
 //
 //	audit verify   check a tamper-evident audit log (see package audit)
 //	keys           create, list, rotate, revoke and delete API keys (see package auth/apikey)
+//	serve          run the API gateway (see README.md for the configuration)
+//	version        print the version
 //
 // Exit status: 0 on success, 1 when the command's check fails, 2 on a
 // usage error.
@@ -18,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 
 	keyscli "github.com/bulwark-go/bulwark/auth/apikey/cli"
@@ -30,7 +33,9 @@ type command func(args []string, stdout, stderr io.Writer) int
 // commands is the dispatch table: one entry per top-level command, each in
 // its own file.
 var commands = map[string]command{
-	"audit": runAudit,
+	"audit":   runAudit,
+	"serve":   runServe,
+	"version": runVersion,
 	"keys": func(args []string, stdout, stderr io.Writer) int {
 		return keyscli.Run(context.Background(), args, stdout, stderr)
 	},
@@ -66,4 +71,14 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
+}
+
+// runVersion prints the module version the binary was built from.
+func runVersion(_ []string, stdout, _ io.Writer) int {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	fmt.Fprintln(stdout, "bulwark", v)
+	return 0
 }

@@ -1,0 +1,129 @@
+package gateway
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFull(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "orders.schema.json"), []byte(`{"type":"object"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := `
+listen: 127.0.0.1:8080
+upstream: http://127.0.0.1:9000
+trusted_proxies: [10.0.0.0/8, 192.0.2.1]
+hosts: [api.example.com]
+headers: {require_https: api}
+cors: {allowed_origins: [https://app.example.com], allowed_methods: [GET, POST], allowed_headers: [Content-Type], allow_credentials: false}
+auth:
+  jwt: [{issuer: https://idp.example.com, audience: orders, jwks_url: https://idp.example.com/jwks, algorithms: [RS256, ES256, EdDSA], require_typ: true}]
+  api_keys: {store: "sqlite:///var/lib/bulwark/keys.db", header: X-API-Key, prefix: bwk_live}
+ratelimit:
+  store: memory
+  policies: [{name: per-ip, key: ip, limit: 100, period: 1m, burst: 20}, {name: daily, key: subject, limit: 10000, period: 1d}]
+  default: [per-ip]
+routes:
+  - {path: /public/, auth: none}
+  - {path: /v1/, auth: required, scopes: "orders:read", methods: [GET, POST], max_body: 1MiB, json: true, schema: orders.schema.json, ratelimit: [per-ip, daily]}
+audit: {output: stdout}
+admin: {listen: 127.0.0.1:9090}
+`
+	cfg, err := Parse([]byte(src), dir)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if cfg.Routes[1].MaxBody != 1<<20 || time.Duration(cfg.RateLimit.Policies[1].Period) != 24*time.Hour ||
+		cfg.Auth.APIKeys.Prefix != "bwk_live" || *cfg.Auth.JWT[0].RequireTyp != true {
+		t.Errorf("decoded %+v", cfg)
+	}
+	if got := cfg.Path("orders.schema.json"); got != filepath.Join(dir, "orders.schema.json") {
+		t.Errorf("Path = %q", got)
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	if _, err := Parse(nil, "."); err != nil {
+		t.Errorf("empty config: %v", err)
+	}
+}
+
+// Every kind of error, reported together, each with its line.
+func TestParseEveryError(t *testing.T) {
+	src := `listen: nowhere
+bogus: 1
+upstream: ftp://x
+trusted_proxies: [10.0.0.0/33]
+tls: {cert_file: missing.pem}
+headers: {require_https: sometimes}
+cors: {allowed_origins: []}
+auth:
+  jwt: [{issuer: http://idp.example.com, jwks_url: http://idp.example.com/jwks}]
+  api_keys: {store: "mysql://x"}
+ratelimit:
+  store: memcached://x
+  policies:
+    - {name: per-ip, key: ip, limit: 0, period: 1m}
+    - {name: per-ip, key: cookie, limit: 10, period: soon, burst: -1}
+  default: [nope]
+routes:
+  - {path: v1, auth: maybe, methods: [GET, BREW], max_body: 1 lightyear, schema: missing.json, ratelimit: [unknown], typo: 1}
+admin: {listen: "9090"}
+`
+	_, err := Parse([]byte(src), t.TempDir())
+	if err == nil {
+		t.Fatal("Parse accepted a broken config")
+	}
+	want := []string{
+		"line 1: listen",
+		"line 2: bogus: unknown key",
+		"line 3: upstream",
+		"line 4: trusted_proxies.0",
+		"line 5: tls: cert_file and key_file go together",
+		"line 5: tls.cert_file",
+		"line 6: headers.require_https",
+		"line 7: cors.allowed_origins",
+		"line 9: auth.jwt.0.issuer",
+		"line 9: auth.jwt.0.audience",
+		"line 9: auth.jwt.0.jwks_url",
+		"line 10: auth.api_keys.store",
+		"line 12: ratelimit.store",
+		"line 14: ratelimit.policies.0.limit",
+		"line 15: ratelimit.policies.1.name",
+		"line 15: ratelimit.policies.1.key",
+		"line 15: ratelimit.policies.1.burst",
+		"invalid duration \"soon\"",
+		"line 16: ratelimit.default.0",
+		"line 18: typo: unknown key",
+		"invalid size \"1 lightyear\"",
+		"line 18: routes.0.path",
+		"line 18: routes.0.auth",
+		"line 18: routes.0.methods.1",
+		"line 18: routes.0.schema: cannot read",
+		"line 18: routes.0.schema: needs json: true",
+		"line 18: routes.0.ratelimit.0",
+		"line 19: admin.listen",
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			t.Errorf("missing %q in:\n%s", w, msg)
+		}
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Errorf("errors are not *ConfigError: %v", err)
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	_, err := Parse([]byte("listen: [unclosed\n"), ".")
+	if err == nil || !strings.Contains(err.Error(), "line") {
+		t.Errorf("syntax error = %v, want a message with a line", err)
+	}
+}

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bulwark-go/bulwark/secevent"
+)
+
+// metrics are the gateway's Prometheus metrics, on a registry of its own
+// (no global state).
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec   // by route and status code
+	latency  *prometheus.HistogramVec // by route
+	events   *prometheus.CounterVec   // security events by name and reason: denials by package and why
+	store    *prometheus.HistogramVec // rate-limit store latency by outcome
+	fallback prometheus.Gauge         // 1 while the rate limiter runs on its local fallback
+	jwks     *prometheus.CounterVec   // JWKS refreshes by result
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_requests_total", Help: "Requests answered, by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bulwark_request_duration_seconds", Help: "Time to answer, by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"route"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_security_events_total", Help: "Security events (refusals and notices) by OWASP name and reason.",
+		}, []string{"event", "reason"}),
+		store: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "bulwark_ratelimit_store_seconds", Help: "Rate-limit store decision latency.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}, []string{"result"}),
+		fallback: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bulwark_ratelimit_fallback", Help: "1 while the rate limiter decides locally because its store failed.",
+		}),
+		jwks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_jwks_refresh_total", Help: "JWKS refreshes by result.",
+		}, []string{"result"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.events, m.store, m.fallback, m.jwks,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// teeRecorder counts every security event, then hands it to the recorder
+// that was in the context before (audit's), identities included.
+type teeRecorder struct {
+	m    *metrics
+	next secevent.Recorder
+}
+
+func (t teeRecorder) Record(ctx context.Context, e secevent.Event) {
+	reason := e.Reason
+	if len(reason) > 64 {
+		reason = reason[:64] // reasons are fixed phrases; cap the label anyway
+	}
+	t.m.events.WithLabelValues(e.Name, reason).Inc()
+	if t.next != nil {
+		t.next.Record(ctx, e)
+	}
+}
+
+func (t teeRecorder) Identify(ctx context.Context, id secevent.Identity) {
+	if i, ok := t.next.(secevent.Identifier); ok {
+		i.Identify(ctx, id)
+	}
+}
+
+// instrument counts requests and events. It sits inside audit, so that the
+// events reach both.
+func (m *metrics) instrument(route func(*http.Request) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		prev, _ := secevent.FromContext(r.Context())
+		r = r.WithContext(secevent.NewContext(r.Context(), teeRecorder{m: m, next: prev}))
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		name := route(r)
+		m.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	})
+}
+
+// statusWriter remembers the status code.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if !s.wrote && code >= 200 {
+		s.code, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

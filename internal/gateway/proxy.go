@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/clientip"
+	"github.com/bulwark-go/bulwark/problem"
+)
+
+// Identity headers the gateway sends upstream. Any copy arriving from the
+// client is removed first, so the upstream can trust them — provided only
+// the gateway can reach it.
+const (
+	HeaderSubject    = "X-Bulwark-Subject"
+	HeaderScopes     = "X-Bulwark-Scopes"
+	HeaderAuthMethod = "X-Bulwark-Auth-Method"
+	HeaderRequestID  = "X-Request-ID"
+)
+
+// routeInfo travels in the request context from the router to the proxy.
+type routeInfo struct {
+	authenticates      bool
+	forwardCredentials bool
+}
+
+type routeKey struct{}
+
+func withRoute(ctx context.Context, ri *routeInfo) context.Context {
+	return context.WithValue(ctx, routeKey{}, ri)
+}
+
+func routeFrom(ctx context.Context) *routeInfo {
+	ri, _ := ctx.Value(routeKey{}).(*routeInfo)
+	if ri == nil {
+		return &routeInfo{authenticates: true} // unknown: strip credentials
+	}
+	return ri
+}
+
+// proxyOptions configures the reverse proxy.
+type proxyOptions struct {
+	upstream        *url.URL
+	apiKeyHeader    string                               // removed with Authorization unless forwarded
+	requestID       func(context.Context) (string, bool) // the audit request ID, when audit runs
+	isHTTPS         func(*http.Request) bool
+	logf            func(format string, args ...any)
+	responseTimeout time.Duration
+	transport       http.RoundTripper // for tests; default a tuned http.Transport
+}
+
+// newProxy returns the forwarding handler.
+func newProxy(o proxyOptions) *httputil.ReverseProxy {
+	tr := o.transport
+	if tr == nil {
+		tr = &http.Transport{
+			Proxy:                 nil, // never route upstream traffic through an environment proxy
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   256,
+			IdleConnTimeout:       90 * time.Second,
+			ResponseHeaderTimeout: o.responseTimeout,
+			ForceAttemptHTTP2:     true,
+		}
+	}
+	return &httputil.ReverseProxy{
+		Transport: tr,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// ReverseProxy has already dropped hop-by-hop headers, those named
+			// in Connection (so "Connection: X-Bulwark-Subject" removes only
+			// the client's copy), and inbound Forwarded/X-Forwarded-*.
+			pr.SetURL(o.upstream)
+			out := pr.Out.Header
+			for _, h := range []string{HeaderSubject, HeaderScopes, HeaderAuthMethod, HeaderRequestID} {
+				out.Del(h)
+			}
+			ri := routeFrom(pr.In.Context())
+			if ri.authenticates && !ri.forwardCredentials {
+				out.Del("Authorization")
+				if o.apiKeyHeader != "" {
+					out.Del(o.apiKeyHeader)
+				}
+			}
+			if p, ok := auth.PrincipalFromContext(pr.In.Context()); ok {
+				out.Set(HeaderSubject, p.Subject)
+				out.Set(HeaderScopes, strings.Join(p.Scopes, " "))
+				out.Set(HeaderAuthMethod, p.Method)
+			}
+			if o.requestID != nil {
+				if id, ok := o.requestID(pr.In.Context()); ok {
+					out.Set(HeaderRequestID, id)
+				}
+			}
+			// The client as clientip resolved it (never a client-written
+			// header), the host it asked for, and how it reached us.
+			if a := clientip.FromRequest(pr.In); a.IsValid() {
+				out.Set("X-Forwarded-For", a.String())
+			}
+			out.Set("X-Forwarded-Host", pr.In.Host)
+			proto := "http"
+			if o.isHTTPS != nil && o.isHTTPS(pr.In) {
+				proto = "https"
+			}
+			out.Set("X-Forwarded-Proto", proto)
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode < 500 {
+				return nil
+			}
+			// An upstream failure may carry a stack trace or internal names:
+			// answer with a problem instead, keeping only Retry-After.
+			if o.logf != nil {
+				o.logf("upstream answered %d: %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path)
+			}
+			drainClose(resp.Body)
+			status := http.StatusBadGateway
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				status = http.StatusServiceUnavailable
+			}
+			body, _ := problem.New(status, "The upstream service failed.").MarshalJSON()
+			retry := resp.Header.Get("Retry-After")
+			resp.Header = http.Header{
+				"Content-Type":           {problem.MediaType},
+				"X-Content-Type-Options": {"nosniff"},
+				"Cache-Control":          {"no-store"},
+				"Content-Length":         {strconv.Itoa(len(body))},
+			}
+			if retry != "" && status == http.StatusServiceUnavailable {
+				resp.Header.Set("Retry-After", retry)
+			}
+			resp.StatusCode = status
+			resp.Status = ""
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			resp.ContentLength = int64(len(body))
+			resp.Trailer = nil
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if o.logf != nil {
+				o.logf("upstream error: %s %s: %v", r.Method, r.URL.Path, scrubURL(err))
+			}
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				return // the client went away; nobody to answer
+			}
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				problem.Write(w, problem.ContentTooLarge("The request body is too large."))
+				return
+			}
+			problem.Write(w, problem.New(http.StatusBadGateway, "The upstream service did not answer."))
+		},
+	}
+}
+
+// scrubURL drops the URL from transport errors (it may hold a query with
+// secrets) and keeps the cause.
+func scrubURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// drainClose reads a little of a body so the connection can be reused,
+// then closes it.
+func drainClose(rc io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(rc, 1<<20))
+	_ = rc.Close()
+}
