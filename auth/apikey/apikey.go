@@ -53,6 +53,9 @@ func New(cfg Config) (*Keys, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	if cfg.Sealer != nil {
+		cfg.Store = sealingStore{Store: cfg.Store, s: cfg.Sealer}
+	}
 	k := &Keys{
 		store:      cfg.Store,
 		prefix:     cfg.Prefix,

@@ -85,6 +85,13 @@ type Config struct {
 	// ErrorHandler writes refusals for [Keys.Handler]. Default
 	// [problem.WriteError].
 	ErrorHandler problem.ErrorHandler
+
+	// Sealer, when set, encrypts each record's Owner and Metadata values
+	// at rest (see [Sealer]); the seal package's Keyring is one. Default
+	// nil: stored in clear. Records written without a Sealer cannot be read
+	// with one, and the other way round: turn it on before creating keys,
+	// or re-create them.
+	Sealer Sealer
 }
 
 func (c *Config) check() error {

@@ -18,11 +18,17 @@ on stdout), 2 usage error or unreadable input.
 `
 
 func runAudit(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stderr, auditUsage)
-		return 2
+	switch {
+	case len(args) > 0 && args[0] == "verify":
+		return runAuditVerify(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "seal":
+		return runArchive(false, args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "unseal":
+		return runArchive(true, args[1:], stdout, stderr)
 	}
-	return runAuditVerify(args[1:], stdout, stderr)
+	fmt.Fprint(stderr, auditUsage)
+	fmt.Fprint(stderr, archiveUsage)
+	return 2
 }
 
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {

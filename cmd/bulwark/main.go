@@ -7,6 +7,7 @@
 // Commands:
 //
 //	audit verify   check a tamper-evident audit log (see package audit)
+//	audit seal     encrypt a rotated audit log for archiving (see package seal); audit unseal reverses it
 //	keys           create, list, rotate, revoke and delete API keys (see package auth/apikey)
 //	serve          run the API gateway (see README.md for the configuration)
 //	version        print the version
@@ -24,6 +25,7 @@ import (
 	"sort"
 
 	keyscli "github.com/bulwark-go/bulwark/auth/apikey/cli"
+	"github.com/bulwark-go/bulwark/internal/gateway"
 )
 
 // command runs one top-level command with the arguments after its name and
@@ -37,7 +39,7 @@ var commands = map[string]command{
 	"serve":   runServe,
 	"version": runVersion,
 	"keys": func(args []string, stdout, stderr io.Writer) int {
-		return keyscli.Run(context.Background(), args, stdout, stderr)
+		return keyscli.RunWith(context.Background(), args, stdout, stderr, keyscli.RunOptions{Sealer: gateway.SealerFor})
 	},
 }
 

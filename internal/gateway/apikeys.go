@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
@@ -35,6 +36,13 @@ func (g *Gateway) buildAPIKeys(cfg *Config, o Options) (auth.Authenticator, stri
 		g.closers = append(g.closers, func() error { return keys.Close(context.Background()) })
 		g.keys = keys
 		return keys, fc.Header, nil
+	}
+	if fc.SealKeysEnv != "" || fc.SealKeysFile != "" {
+		s, err := SealerFor(fc)
+		if err != nil {
+			return nil, "", fmt.Errorf("api_keys seal keys: %w", err)
+		}
+		fc.Sealer = s
 	}
 	keys, closer, err := fc.Open(context.Background(), "", time.Minute)
 	if err != nil {

@@ -72,6 +72,16 @@ type FileConfig struct {
 	// CacheSize, see [apikey.Config.CacheSize].
 	CacheSize int `yaml:"cache_size"`
 
+	// SealKeysEnv and SealKeysFile name where the seal keys for
+	// encrypting owners and metadata at rest are (an environment variable,
+	// or a file; seal.ParseKeys's format). Optional. This package only
+	// carries them: the program builds the Sealer (see [RunOptions]).
+	SealKeysEnv  string `yaml:"seal_keys_env"`
+	SealKeysFile string `yaml:"seal_keys_file"`
+	// Sealer, set by the program from SealKeysEnv/SealKeysFile, encrypts
+	// owners and metadata at rest (see [apikey.Config.Sealer]).
+	Sealer apikey.Sealer `yaml:"-"`
+
 	// BaseDir is the directory a relative sqlite path is resolved
 	// against: [LoadFile] sets it to the configuration file's directory.
 	// Empty means the working directory.
@@ -167,6 +177,7 @@ func (fc FileConfig) Open(ctx context.Context, storeURL string, lastUsed time.Du
 		Store: store, Prefix: prefix, Pepper: pepper, InsecureNoPepper: fc.InsecureNoPepper,
 		Header: header, InsecureQueryParam: fc.InsecureQueryParam,
 		CacheTTL: fc.CacheTTL, CacheSize: fc.CacheSize, LastUsedInterval: lastUsed,
+		Sealer: fc.Sealer,
 	})
 	if err != nil {
 		if db != nil {

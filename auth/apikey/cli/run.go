@@ -32,6 +32,20 @@ printed once, by create and rotate: store it now.
 // status: 0 on success, 1 on failure, 2 on a usage error. Output goes to
 // stdout, diagnostics to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return RunWith(ctx, args, stdout, stderr, RunOptions{})
+}
+
+// RunOptions are what the binary adds to [Run].
+type RunOptions struct {
+	// Sealer builds the [apikey.Sealer] for a configuration whose
+	// api_keys section names seal keys (seal_keys_env or seal_keys_file).
+	// cmd/bulwark sets it with the seal package, which this package does
+	// not import. Without it such a configuration is refused.
+	Sealer func(FileConfig) (apikey.Sealer, error)
+}
+
+// RunWith is [Run] with options.
+func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts RunOptions) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -108,6 +122,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if u := *store; u == "memory" || u == "memory:" || (u == "" && (fc.Store == "memory" || fc.Store == "memory:")) {
 		fmt.Fprintln(stderr, "bulwark keys: the memory store keeps no keys between runs: use sqlite:// or postgres://")
 		return 1
+	}
+	if fc.SealKeysEnv != "" || fc.SealKeysFile != "" {
+		if opts.Sealer == nil {
+			fmt.Fprintln(stderr, "bulwark keys: the configuration names seal keys, but this program cannot seal")
+			return 1
+		}
+		if fc.Sealer, err = opts.Sealer(fc); err != nil {
+			fmt.Fprintf(stderr, "bulwark keys: seal keys: %v\n", err)
+			return 1
+		}
 	}
 	keys, c, err := fc.Open(ctx, *store, -1)
 	if err != nil {
