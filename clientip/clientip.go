@@ -196,7 +196,7 @@ func (r *Resolver) walkForwarded(candidate netip.Addr, values []string) netip.Ad
 		if !valid[k%maxMaxHops] {
 			return candidate
 		}
-		a, ok := parseNode(ring[k%maxMaxHops])
+		a, ok := parseForwardedNode(ring[k%maxMaxHops])
 		if !ok {
 			return candidate // "unknown", an obfuscated identifier, or garbage
 		}
@@ -215,7 +215,12 @@ func (r *Resolver) walkForwarded(candidate netip.Addr, values []string) netip.Ad
 // "1.2.3.4:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:80". RFC
 // 7239 obfuscated ports ("_abc") are accepted; obfuscated or unknown nodes
 // are not. The result is normalized.
-func parseNode(s string) (netip.Addr, bool) {
+func parseNode(s string) (netip.Addr, bool) { return parseNodeObf(s, false) }
+
+// parseForwardedNode is parseNode with RFC 7239 obfuscated ports allowed.
+func parseForwardedNode(s string) (netip.Addr, bool) { return parseNodeObf(s, true) }
+
+func parseNodeObf(s string, obf bool) (netip.Addr, bool) {
 	if s == "" {
 		return netip.Addr{}, false
 	}
@@ -228,7 +233,7 @@ func parseNode(s string) (netip.Addr, bool) {
 		if err != nil || !a.Is6() {
 			return netip.Addr{}, false
 		}
-		if rest := s[end+1:]; rest != "" && (rest[0] != ':' || !validPort(rest[1:])) {
+		if rest := s[end+1:]; rest != "" && (rest[0] != ':' || !validPort(rest[1:], obf)) {
 			return netip.Addr{}, false
 		}
 		return normalize(a), true
@@ -238,7 +243,7 @@ func parseNode(s string) (netip.Addr, bool) {
 	case i < 0: // no colon: IPv4 or nothing
 		return parseIPv4(s)
 	case strings.IndexByte(s[i+1:], ':') < 0: // one colon: "a.b.c.d:port"
-		if !validPort(s[i+1:]) {
+		if !validPort(s[i+1:], obf) {
 			return netip.Addr{}, false
 		}
 		return parseIPv4(s[:i])
@@ -292,27 +297,34 @@ func trimOWS(s string) string {
 	return s
 }
 
-func validPort(p string) bool {
+// validPort reports whether p is a decimal port 0-65535 or, with obf, an
+// RFC 7239 §6.3 obfuscated port ("_" followed by [A-Za-z0-9._-]).
+func validPort(p string, obf bool) bool {
 	if p == "" {
 		return false
 	}
-	if p[0] == '_' { // RFC 7239 §6.3 obfport
+	if p[0] == '_' {
+		if !obf || len(p) == 1 {
+			return false
+		}
 		for i := 1; i < len(p); i++ {
 			if c := p[i]; !(isAlnum(c) || c == '.' || c == '_' || c == '-') {
 				return false
 			}
 		}
-		return len(p) > 1
+		return true
 	}
 	if len(p) > 5 {
 		return false
 	}
+	n := 0
 	for i := 0; i < len(p); i++ {
 		if p[i] < '0' || p[i] > '9' {
 			return false
 		}
+		n = n*10 + int(p[i]-'0')
 	}
-	return true
+	return n <= 65535
 }
 
 func isAlnum(c byte) bool {

@@ -65,6 +65,8 @@ func TestResolve(t *testing.T) {
 		{"mapped address inside a trusted prefix is trusted", clientip.XForwardedFor, "10.0.0.1:5000", []string{"203.0.113.9, ::ffff:10.0.0.2"}, "203.0.113.9"},
 		{"IPv6 trusted proxy", clientip.XForwardedFor, "[2001:db8:ffff::1]:5000", []string{"2001:db8:1::5"}, "2001:db8:1::5"},
 		{"port out of range is garbage", clientip.XForwardedFor, "10.0.0.1:5000", []string{"6.6.6.6, 203.0.113.9:999999"}, "10.0.0.1"},
+		{"five-digit port above 65535 is garbage", clientip.XForwardedFor, "10.0.0.1:5000", []string{"0.0.0.0:70000"}, "10.0.0.1"},
+		{"obfuscated port is not X-Forwarded-For syntax", clientip.XForwardedFor, "10.0.0.1:5000", []string{"203.0.113.9:_p1"}, "10.0.0.1"},
 		{"tabs and spaces", clientip.XForwardedFor, "10.0.0.1:5000", []string{"\t203.0.113.9 ,\t10.0.0.2 "}, "203.0.113.9"},
 
 		{"RFC 7239 example", clientip.Forwarded, "10.0.0.1:5000", []string{"for=192.0.2.60;proto=http;by=203.0.113.43"}, "192.0.2.60"},
