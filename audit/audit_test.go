@@ -1,7 +1,9 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -290,3 +292,41 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("New with two problems reported %d: %v", n, err)
 	}
 }
+
+// With middleware between the auditor and the mux (which derives new
+// requests), r.Pattern never reaches the auditor; ServeMuxRoute does.
+func TestServeMuxRouteThroughMiddleware(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) {})
+	derive := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), routeTestKey{}, 1)))
+		})
+	}
+	for _, tc := range []struct {
+		name  string
+		route func(*http.Request) string
+		want  any
+	}{
+		{"default r.Pattern is lost behind middleware", nil, nil},
+		{"ServeMuxRoute", audit.ServeMuxRoute(mux), "GET /items/{id}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			a, err := audit.New(audit.Config{Handler: slog.NewJSONHandler(&buf, nil), Route: tc.route})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Handler(derive(mux)).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/items/7", nil))
+			var rec map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec["http.route"] != tc.want {
+				t.Errorf("http.route = %v, want %v", rec["http.route"], tc.want)
+			}
+		})
+	}
+}
+
+type routeTestKey struct{}

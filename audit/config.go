@@ -54,10 +54,13 @@ type Config struct {
 	LogHeaders []string
 
 	// Route returns the route pattern of a request after the next handler
-	// has run, for routers other than http.ServeMux, e.g. for chi:
+	// has run, e.g. for chi:
 	//	func(r *http.Request) string { return chi.RouteContext(r.Context()).RoutePattern() }
-	// Default: r.Pattern, which http.ServeMux sets when it routes the
-	// request the auditor passed on.
+	// and for http.ServeMux, [ServeMuxRoute](mux). Default: r.Pattern, which
+	// http.ServeMux sets only on the request it receives itself — when any
+	// middleware between the auditor and the mux derives a new request
+	// (headers, ratelimit and auth all do), the auditor never sees it, so
+	// set Route.
 	Route func(*http.Request) string
 
 	// Redact configures redaction of every value the auditor writes.
@@ -179,4 +182,14 @@ func validHeaderName(h string) bool {
 		}
 	}
 	return true
+}
+
+// ServeMuxRoute returns a [Config.Route] hook for an http.ServeMux: the
+// pattern mux routes the request to ("GET /items/{id}"), or "" when none
+// matches. It works wherever the auditor sits in the stack.
+func ServeMuxRoute(mux *http.ServeMux) func(*http.Request) string {
+	return func(r *http.Request) string {
+		_, pattern := mux.Handler(r)
+		return pattern
+	}
 }
