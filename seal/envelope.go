@@ -47,9 +47,9 @@ func (k *Keyring) openEnvelope(ctx context.Context, p parsed, ad []byte) ([]byte
 	if err != nil {
 		return nil, ErrInvalid
 	}
-	buf := fullAD(p.header, ad)
+	buf := k.fullAD(p.header, ad)
 	pt, err := rk.aead.Open(nil, p.nonce, p.body, *buf)
-	adPool.Put(buf)
+	k.adPool.Put(buf)
 	if err != nil {
 		return nil, ErrInvalid
 	}

@@ -87,6 +87,7 @@ type Keyring struct {
 	wrapper  KeyWrapper
 	closed   atomic.Bool
 	mu       sync.Mutex // guards Close against itself
+	adPool   sync.Pool  // *[]byte buffers for the authenticated data
 }
 
 // NewKeyring checks cfg and returns a [Keyring]. Every problem is reported,
@@ -193,22 +194,24 @@ func (k *Keyring) sealWith(rk *ringKey, version byte, wrapped []byte, plaintext,
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	buf := fullAD(out[:hdr], ad)
+	buf := k.fullAD(out[:hdr], ad)
 	sealed := rk.aead.Seal(out, nonce, plaintext, *buf) // #nosec G407 -- nonce is filled from crypto/rand just above
-	adPool.Put(buf)
+	k.adPool.Put(buf)
 	return sealed, nil
 }
 
-// adPool holds associated-data buffers: AEAD is an interface, so a buffer
-// passed to it escapes, and a fresh one per call would cost an allocation.
-var adPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
 // fullAD authenticates the header (version, key id, wrapped key) together
 // with the caller's associated data, so none of them can be swapped. The
-// header is self-delimiting, so header||ad is unambiguous. The caller
-// returns the buffer to adPool.
-func fullAD(hdr, ad []byte) *[]byte {
-	buf := adPool.Get().(*[]byte)
+// header is self-delimiting, so header||ad is unambiguous. The buffer comes
+// from k.adPool — AEAD is an interface, so a buffer passed to it escapes,
+// and a fresh one per call would cost an allocation — and the caller
+// returns it there.
+func (k *Keyring) fullAD(hdr, ad []byte) *[]byte {
+	buf, _ := k.adPool.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, 0, 256)
+		buf = &b
+	}
 	b := append((*buf)[:0], hdr...)
 	*buf = append(b, ad...)
 	return buf
@@ -286,9 +289,9 @@ func (k *Keyring) OpenContext(ctx context.Context, sealed, ad []byte) ([]byte, e
 	if rk == nil {
 		return nil, ErrUnknownKey
 	}
-	buf := fullAD(p.header, ad)
+	buf := k.fullAD(p.header, ad)
 	pt, err := rk.aead.Open(nil, p.nonce, p.body, *buf)
-	adPool.Put(buf)
+	k.adPool.Put(buf)
 	if err != nil {
 		return nil, ErrInvalid
 	}
