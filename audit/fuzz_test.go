@@ -87,11 +87,12 @@ func FuzzRedactJSON(f *testing.F) {
 		}
 		body := strings.ReplaceAll(doc, "%s", secret)
 		out := encode(t, r, "body", body)
-		if strings.Contains(body, `"password":"`+secret) && strings.Contains(out, secret) {
-			t.Errorf("secret under password survived: %s → %s", body, out)
-		}
-		if strings.Contains(body, `"token":"`+secret) && strings.Contains(out, secret) {
-			t.Errorf("secret under token survived: %s → %s", body, out)
+		// The same letters may also stand in the document outside a
+		// sensitive field (the fuzzer found "aaaaaaaa\"token\":\"aaaaaaaa"):
+		// those may stay. Every occurrence as a sensitive value must go.
+		sensitive := strings.Count(body, `"password":"`+secret) + strings.Count(body, `"token":"`+secret)
+		if sensitive > 0 && strings.Count(out, secret) > strings.Count(body, secret)-sensitive {
+			t.Errorf("a secret under password or token survived: %s → %s", body, out)
 		}
 	})
 }
