@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -134,5 +135,31 @@ func TestUpstreamFailures(t *testing.T) {
 				t.Errorf("problem leaks the upstream: %s", rec.Body)
 			}
 		})
+	}
+}
+
+func TestForwardedProto(t *testing.T) {
+	judge := httpsJudge([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	for _, tc := range []struct {
+		name, remote, xfp string
+		want              bool
+	}{
+		{"trusted proxy says https", "10.0.0.1:1", "https", true},
+		{"nearest proxy's value counts", "10.0.0.1:1", "https, http", false},
+		{"client claims https through the proxy", "10.0.0.1:1", "http", false},
+		{"untrusted peer claims https", "198.51.100.1:1", "https", false},
+		{"no header", "10.0.0.1:1", "", false},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.xfp != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.xfp)
+		}
+		if got := judge(r); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if httpsJudge(nil)(httptest.NewRequest("GET", "https://x/", nil)) != true {
+		t.Error("a TLS request is HTTPS")
 	}
 }
