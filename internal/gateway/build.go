@@ -359,7 +359,7 @@ func (g *Gateway) buildRateLimits(cfg *Config, o Options) (*limitSet, error) {
 
 // limiters builds the route's two limiters: policies keyed by the client
 // (before authentication) and by the principal (after it).
-func (ls *limitSet) limiters(names []string, authenticates bool) (before, after *ratelimit.Limiter, err error) {
+func (ls *limitSet) limiters(names []string, authenticates bool, route string) (before, after *ratelimit.Limiter, err error) {
 	var pre, post []ratelimit.Policy
 	for _, n := range names {
 		p := ls.policies[n]
@@ -377,7 +377,9 @@ func (ls *limitSet) limiters(names []string, authenticates bool) (before, after 
 			rp.Key = []ratelimit.KeyPart{ratelimit.Header(strings.TrimPrefix(p.Key, "header:"))}
 			pre = append(pre, rp)
 		case p.Key == "route":
-			rp.Key = []ratelimit.KeyPart{ratelimit.Func(func(r *http.Request) (string, bool) { return r.URL.Path, true })}
+			// The configured route, never the raw path: a client must not be
+			// able to mint new buckets by varying the URL.
+			rp.Key = []ratelimit.KeyPart{ratelimit.Func(func(*http.Request) (string, bool) { return route, true })}
 			pre = append(pre, rp)
 		case p.Key == "subject" || p.Key == "api_key":
 			if !authenticates {
@@ -416,7 +418,7 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 	if len(names) == 0 {
 		names = cfg.RateLimit.Default
 	}
-	before, after, err := ls.limiters(names, authenticates)
+	before, after, err := ls.limiters(names, authenticates, r.Path)
 	if err != nil {
 		return nil, err
 	}

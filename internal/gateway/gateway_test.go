@@ -298,3 +298,20 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("/readyz with no keys: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// A route-keyed policy counts the configured route, not the raw path: a
+// client cannot mint fresh buckets by varying the URL.
+func TestRouteKeyedLimitIgnoresPath(t *testing.T) {
+	g, _ := build(t, `
+ratelimit:
+  policies: [{name: per-route, key: route, limit: 2, period: 1h}]
+routes: [{path: /public/, auth: none, ratelimit: [per-route]}]
+`)
+	codes := []int{}
+	for _, p := range []string{"/public/health", "/public/a", "/public/b?x=1"} {
+		codes = append(codes, do(g.Handler(), "GET", p, nil, "").Code)
+	}
+	if codes[2] != 429 {
+		t.Errorf("statuses %v: the third request to the same route must be limited", codes)
+	}
+}
