@@ -385,6 +385,9 @@ func (c *Config) check() []error {
 			c.problem(&errs, "ratelimit.default."+strconv.Itoa(i), "no policy named %q", name)
 		}
 	}
+	if len(c.Routes) == 0 {
+		c.problem(&errs, "routes", "required: every path not under a route gets 404, so a gateway without routes serves nothing")
+	}
 	for i, r := range c.Routes {
 		c.checkRoute(&errs, i, r, policies)
 	}

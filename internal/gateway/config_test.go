@@ -48,8 +48,12 @@ admin: {listen: 127.0.0.1:9090}
 }
 
 func TestParseEmpty(t *testing.T) {
-	if _, err := Parse(nil, "."); err != nil {
-		t.Errorf("empty config: %v", err)
+	_, err := Parse(nil, ".")
+	if err == nil || !strings.Contains(err.Error(), "routes: required") {
+		t.Errorf("empty config: %v, want routes required", err)
+	}
+	if _, err := Parse([]byte("routes: [{path: /, auth: none}]\n"), "."); err != nil {
+		t.Errorf("minimal config: %v", err)
 	}
 }
 
