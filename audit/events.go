@@ -3,6 +3,7 @@ package audit
 import (
 	"log/slog"
 
+	"github.com/bulwark-go/bulwark/internal/jsonstr"
 	"github.com/bulwark-go/bulwark/secevent"
 )
 
@@ -43,11 +44,11 @@ func (l eventList) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"name":`...)
-		b = appendJSONString(b, e.name)
+		b = jsonstr.Append(b, e.name)
 		// reason is always present, empty or not, so that consumers can
 		// rely on the member (the gateway's log contract).
 		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, e.reason)
+		b = jsonstr.Append(b, e.reason)
 		if len(e.attrs) > 0 {
 			b = append(b, `,"attrs":`...)
 			b = appendValue(b, slog.GroupValue(e.attrs...))

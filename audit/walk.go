@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/bulwark-go/bulwark/internal/jsonstr"
 )
 
 // Attr returns a with its key escaped and its value passed through
@@ -257,7 +258,7 @@ func appendList(b []byte, l []slog.Value) []byte {
 func appendValue(b []byte, v slog.Value) []byte {
 	switch v.Kind() {
 	case slog.KindString:
-		return appendJSONString(b, v.String())
+		return jsonstr.Append(b, v.String())
 	case slog.KindInt64:
 		return strconv.AppendInt(b, v.Int64(), 10)
 	case slog.KindUint64:
@@ -265,7 +266,7 @@ func appendValue(b []byte, v slog.Value) []byte {
 	case slog.KindFloat64:
 		f := v.Float64()
 		if f != f || f > 1e308 || f < -1e308 {
-			return appendJSONString(b, strconv.FormatFloat(f, 'g', -1, 64))
+			return jsonstr.Append(b, strconv.FormatFloat(f, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(b, f, 'g', -1, 64)
 	case slog.KindBool:
@@ -273,14 +274,14 @@ func appendValue(b []byte, v slog.Value) []byte {
 	case slog.KindDuration:
 		return strconv.AppendInt(b, int64(v.Duration()), 10)
 	case slog.KindTime:
-		return appendJSONString(b, v.Time().UTC().Format(time.RFC3339Nano))
+		return jsonstr.Append(b, v.Time().UTC().Format(time.RFC3339Nano))
 	case slog.KindGroup:
 		b = append(b, '{')
 		for i, a := range v.Group() {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, a.Key)
+			b = jsonstr.Append(b, a.Key)
 			b = append(b, ':')
 			b = appendValue(b, a.Value)
 		}
@@ -295,35 +296,5 @@ func appendValue(b []byte, v slog.Value) []byte {
 			return x.appendJSON(b)
 		}
 	}
-	return appendJSONString(b, v.String())
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&':
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	return jsonstr.Append(b, v.String())
 }

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/bulwark-go/bulwark/internal/jsonstr"
 )
 
 // MediaType is the media type of a problem details document (RFC 9457 §3).
@@ -133,20 +134,20 @@ func (d *Details) appendJSON(b []byte) ([]byte, error) {
 		typ = "about:blank"
 	}
 	b = append(b, `{"type":`...)
-	b = appendString(b, typ)
+	b = jsonstr.Append(b, typ)
 	if d.Title != "" {
 		b = append(b, `,"title":`...)
-		b = appendString(b, d.Title)
+		b = jsonstr.Append(b, d.Title)
 	}
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(d.StatusCode()), 10)
 	if d.Detail != "" {
 		b = append(b, `,"detail":`...)
-		b = appendString(b, d.Detail)
+		b = jsonstr.Append(b, d.Detail)
 	}
 	if d.Instance != "" {
 		b = append(b, `,"instance":`...)
-		b = appendString(b, d.Instance)
+		b = jsonstr.Append(b, d.Instance)
 	}
 	if len(d.Extensions) > 0 {
 		ext := make(map[string]any, len(d.Extensions))
@@ -168,46 +169,6 @@ func (d *Details) appendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	return append(b, '}'), nil
-}
-
-// appendString appends s as a JSON string, escaping quotes, backslashes,
-// control characters, HTML-significant characters and the JavaScript line
-// separators, and replacing invalid UTF-8 with U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == '<' || c == '>' || c == '&' || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		default:
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
 }
 
 // Write writes d to w as application/problem+json with the status d.Status
