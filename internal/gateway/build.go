@@ -146,7 +146,7 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 				upstream:        u,
 				apiKeyHeader:    apiKeyHeader,
 				requestID:       audit.RequestIDFromContext,
-				isHTTPS:         httpsJudge(trusted),
+				isHTTPS:         hdr.Secure, // TLS, or a trusted proxy's X-Forwarded-Proto
 				logf:            o.Logf,
 				responseTimeout: 30 * time.Second,
 				transport:       o.Transport,
@@ -490,31 +490,4 @@ func (g *Gateway) buildAudit(cfg *Config, o Options, route func(*http.Request) s
 	}
 	g.closers = append(g.closers, a.Close)
 	return a, nil
-}
-
-// httpsJudge reports whether a request reached bulwark over HTTPS: its own
-// TLS, or a trusted proxy's X-Forwarded-Proto (the value the nearest proxy
-// wrote, last in the header). A client's own claim is never believed.
-func httpsJudge(trusted []netip.Prefix) func(*http.Request) bool {
-	set, err := clientip.NewTrusted(trusted)
-	if err != nil || set.Empty() {
-		return func(r *http.Request) bool { return r.TLS != nil }
-	}
-	return func(r *http.Request) bool {
-		if r.TLS != nil {
-			return true
-		}
-		if !set.PeerTrusted(r) {
-			return false
-		}
-		v := r.Header.Values("X-Forwarded-Proto")
-		if len(v) == 0 {
-			return false
-		}
-		last := v[len(v)-1]
-		if i := strings.LastIndexByte(last, ','); i >= 0 {
-			last = last[i+1:]
-		}
-		return strings.EqualFold(strings.TrimSpace(last), "https")
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -138,28 +137,42 @@ func TestUpstreamFailures(t *testing.T) {
 	}
 }
 
+// The upstream is told https only when bulwark was reached over TLS or a
+// trusted proxy said so (the headers package's judgement, reused).
 func TestForwardedProto(t *testing.T) {
-	judge := httpsJudge([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	up := upstreamEcho(t)
+	g, _ := build(t, "upstream: "+up.URL+"\ntrusted_proxies: [10.0.0.0/8]\nroutes: [{path: /, auth: none}]\n")
+	seen := func(r *http.Request) string {
+		rec := httptest.NewRecorder()
+		g.Handler().ServeHTTP(rec, r)
+		var got struct{ Headers http.Header }
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatalf("upstream answer %d %s: %v", rec.Code, rec.Body, err)
+		}
+		return got.Headers.Get("X-Forwarded-Proto")
+	}
 	for _, tc := range []struct {
 		name, remote, xfp string
-		want              bool
+		want              string
 	}{
-		{"trusted proxy says https", "10.0.0.1:1", "https", true},
-		{"nearest proxy's value counts", "10.0.0.1:1", "https, http", false},
-		{"client claims https through the proxy", "10.0.0.1:1", "http", false},
-		{"untrusted peer claims https", "198.51.100.1:1", "https", false},
-		{"no header", "10.0.0.1:1", "", false},
+		{"trusted proxy says https", "10.0.0.1:1", "https", "https"},
+		{"nearest proxy's value counts", "10.0.0.1:1", "https, http", "http"},
+		{"client claims https through the proxy", "10.0.0.1:1", "http", "http"},
+		{"untrusted peer claims https", "198.51.100.1:1", "https", "http"},
+		{"no header", "10.0.0.1:1", "", "http"},
 	} {
-		r := httptest.NewRequest("GET", "/", nil)
+		r := httptest.NewRequest("GET", "/x", nil)
 		r.RemoteAddr = tc.remote
 		if tc.xfp != "" {
 			r.Header.Set("X-Forwarded-Proto", tc.xfp)
 		}
-		if got := judge(r); got != tc.want {
-			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		if got := seen(r); got != tc.want {
+			t.Errorf("%s: upstream told %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	if httpsJudge(nil)(httptest.NewRequest("GET", "https://x/", nil)) != true {
-		t.Error("a TLS request is HTTPS")
+	r := httptest.NewRequest("GET", "https://x/x", nil)
+	r.RemoteAddr = "198.51.100.1:1"
+	if got := seen(r); got != "https" {
+		t.Errorf("a TLS request: upstream told %q, want https", got)
 	}
 }
