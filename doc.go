@@ -12,6 +12,9 @@
 //     from forwarding headers only when the peer is a trusted proxy.
 //   - [github.com/bulwark-go/bulwark/secevent]: security events, emitted by
 //     feature packages and recorded by the audit log.
+//   - [github.com/bulwark-go/bulwark/canonical]: the request in the one form
+//     every later hop reads (a canonical path, no header names a CGI-style
+//     upstream would read as others), for routers and reverse proxies.
 //
 // The features: headers (security response headers, HTTPS, Host
 // allow-list), cors (CORS and CSRF), ratelimit (rate, quota, in-flight and
@@ -27,6 +30,7 @@
 //	clientip  → who is asking (everything after keys and logs by it)
 //	audit     → one record per request, including refusals below
 //	headers   → HTTPS and Host checks; response headers even on refusals
+//	canonical → one path and one set of header names for every later layer
 //	cors      → preflights answered before authentication (they carry no credentials)
 //	ratelimit → per client IP: a budget before any costly authentication
 //	auth      → who the principal is, then whether it may call this route
