@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -349,9 +350,14 @@ func isHTML(ct string) bool {
 // runs once per response, just before the status line is written.
 func (s *state) apply() {
 	s.applied = true
+	s.stripFingerprints()
 	h := s.w.Header()
-	for _, k := range s.h.strip {
-		delete(h, k)
+	if tr := h["Trailer"]; len(tr) > 0 {
+		if a := s.h.announced(tr); len(a) > 0 {
+			h["Trailer"] = a
+		} else {
+			delete(h, "Trailer")
+		}
 	}
 	prof := &s.h.api
 	if ct := h["Content-Type"]; len(ct) > 0 && isHTML(ct[0]) {
@@ -399,4 +405,19 @@ func joinNonce(parts []string, nonce string) string {
 		b.WriteString(p)
 	}
 	return b.String()
+}
+
+// announced returns a Trailer header's values without the fingerprint
+// headers: a trailer not announced is not sent by net/http.
+func (h *Headers) announced(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for name := range strings.SplitSeq(v, ",") {
+			name = strings.TrimSpace(name)
+			if name != "" && !slices.Contains(h.strip, http.CanonicalHeaderKey(name)) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }

@@ -329,3 +329,55 @@ func TestEarlyHintsPassThrough(t *testing.T) {
 		t.Errorf("final response headers = %v", res.Header)
 	}
 }
+
+// TestFingerprintsStrippedFromEarlyHintsAndTrailers: an upstream's 103
+// Early Hints and its trailers cannot carry Server or X-Powered-By past
+// the stripping (seen through a reverse proxy, whose 1xx and trailers a
+// handler relays as they are).
+func TestFingerprintsStrippedFromEarlyHintsAndTrailers(t *testing.T) {
+	h := mustNew(t, headers.Config{})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.Header().Set("Server", "upstream/1.0")
+		w.Header().Set("X-Powered-By", "PHP/8.3")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		w.Header().Set("Trailer", "Server, X-Checksum, X-Powered-By")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "body")
+		w.Header().Set("Server", "upstream/1.0")               // a declared trailer
+		w.Header().Set("X-Checksum", "abc")                    // a declared trailer that is not a fingerprint
+		w.Header().Set(http.TrailerPrefix+"X-Runtime", "0.03") // an undeclared one
+	})
+	srv := httptest.NewServer(h.Handler(app))
+	defer srv.Close()
+	var hints []textproto.MIMEHeader
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+			hints = append(hints, hdr)
+			return nil
+		},
+	}), "GET", srv.URL, nil)
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if len(hints) != 1 || hints[0].Get("Link") == "" {
+		t.Fatalf("early hints = %v, want one with Link", hints)
+	}
+	for _, k := range []string{"Server", "X-Powered-By"} {
+		if hints[0].Get(k) != "" {
+			t.Errorf("103 Early Hints carried %s: %v", k, hints[0])
+		}
+	}
+	for _, k := range []string{"Server", "X-Powered-By", "X-Runtime"} {
+		if v := res.Trailer.Get(k); v != "" {
+			t.Errorf("trailer %s = %q reached the client", k, v)
+		}
+	}
+	if res.Trailer.Get("X-Checksum") != "abc" {
+		t.Errorf("the other trailer was lost: %v", res.Trailer)
+	}
+}

@@ -20,13 +20,38 @@ var (
 func (s *state) Header() http.Header { return s.w.Header() }
 
 // WriteHeader applies the security headers, then writes the status.
-// Informational statuses (1xx but 101) pass through: the final response
-// comes later and gets the headers then.
+// Informational statuses (1xx but 101) pass through without the
+// fingerprint headers (a reverse-proxied upstream's 103 Early Hints may
+// carry its Server): the final response comes later and gets the security
+// headers then.
 func (s *state) WriteHeader(code int) {
-	if !s.applied && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
-		s.apply()
+	if !s.applied {
+		if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+			s.stripFingerprints()
+		} else {
+			s.apply()
+		}
 	}
 	s.w.WriteHeader(code)
+}
+
+// stripFingerprints removes the fingerprint headers from the header map.
+func (s *state) stripFingerprints() {
+	h := s.w.Header()
+	for _, k := range s.h.strip {
+		delete(h, k)
+	}
+}
+
+// stripTrailers removes fingerprint headers sent as trailers: those the
+// handler announced in Trailer (apply drops them from the announcement)
+// and those set with the [http.TrailerPrefix].
+func (s *state) stripTrailers() {
+	h := s.w.Header()
+	for _, k := range s.h.strip {
+		delete(h, k)
+		delete(h, http.TrailerPrefix+k)
+	}
 }
 
 // Write applies the security headers if not yet done, then writes p.
@@ -71,8 +96,11 @@ func (s *state) Unwrap() http.ResponseWriter { return s.w }
 
 // finish applies the headers when the handler returned without writing:
 // the server then sends an implicit 200 with the header map as it is.
+// After the handler, what is in the header map are trailers: fingerprints
+// go from them too.
 func (s *state) finish() {
 	if !s.applied {
 		s.apply()
 	}
+	s.stripTrailers()
 }
