@@ -44,7 +44,11 @@ func (g *Gateway) buildAPIKeys(cfg *Config, o Options) (auth.Authenticator, stri
 		}
 		fc.Sealer = s
 	}
-	keys, closer, err := fc.Open(context.Background(), "", time.Minute)
+	store := "" // the configured one
+	if o.CheckOnly {
+		store = "memory" // the pepper, prefix and header are still checked
+	}
+	keys, closer, err := fc.Open(context.Background(), store, time.Minute)
 	if err != nil {
 		return nil, "", err
 	}

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,11 @@ type Options struct {
 	Transport http.RoundTripper
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CheckOnly builds everything but opens nothing that would write: the
+	// audit output is not opened (its folder must exist) and an SQL key
+	// store is not opened (its settings are checked against an in-memory
+	// store). For `serve -check`, which must leave every file as it was.
+	CheckOnly bool
 }
 
 // Gateway is a built, runnable gateway.
@@ -77,7 +84,8 @@ func (g *Gateway) Close() error {
 }
 
 // Build assembles the gateway from a checked configuration: clientip →
-// audit → metrics → headers → cors → router, and per route: rate limits by
+// canonical path (or refusal) → audit → metrics → header hygiene → headers
+// → cors → router, and per route: rate limits by
 // client → authentication → authorization → rate limits by principal →
 // body rules → upstream (or the demo API). Every package's own New checks
 // its part; all problems are returned together.
@@ -137,6 +145,9 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 	limits, err := g.buildRateLimits(cfg, o)
 	fail("ratelimit", err)
 
+	canon, err := newCanonicalizer(cfg)
+	fail("forward_underscore_headers", err)
+
 	var upstream http.Handler
 	if cfg.Upstream != "" {
 		u, err := url.Parse(cfg.Upstream)
@@ -168,7 +179,14 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		}
 	}
 
-	auditor, err := g.buildAudit(cfg, o, rt.routeName)
+	// A request whose path was refused matched no route.
+	routeName := func(r *http.Request) string {
+		if refusal(r.Context()) != nil {
+			return "unmatched"
+		}
+		return rt.routeName(r)
+	}
+	auditor, err := g.buildAudit(cfg, o, routeName)
 	fail("audit", err)
 
 	if len(errs) > 0 {
@@ -180,8 +198,11 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		h = corsMW.Handler(h)
 	}
 	h = hdr.Handler(h)
-	h = g.metrics.instrument(rt.routeName, h)
+	h = headerHygiene(canon, h)
+	h = g.metrics.instrument(routeName, h)
 	h = auditor.Handler(h)
+	refused := auditor.Handler(g.metrics.instrument(routeName, hdr.Handler(refuser(canon))))
+	h = canonicalFront(canon, h, refused)
 	h = ips.Handler(h)
 	g.handler = h
 	g.admin = g.adminHandler()
@@ -409,7 +430,7 @@ func (subjectIdentity) RateLimitID(r *http.Request) (string, bool) { return auth
 
 func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSet, upstream http.Handler) (*compiledRoute, error) {
 	authenticates := r.Auth != "none"
-	ri := &routeInfo{authenticates: authenticates, forwardCredentials: r.ForwardCredentials}
+	ri := &routeInfo{authenticates: authenticates, forwardCredentials: r.ForwardCredentials, cacheUpstream: r.Cache == "upstream"}
 	body, err := newBodyPolicy(r, cfg.Path(r.Schema))
 	if err != nil {
 		return nil, err
@@ -446,12 +467,24 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 	h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		next.ServeHTTP(w, req.WithContext(withRoute(req.Context(), ri)))
 	})
-	return &compiledRoute{name: r.Path, prefix: r.Path, methods: r.Methods, allow: allowHeader(r.Methods), handler: h}, nil
+	methods := r.Methods
+	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+		methods = append(slices.Clone(methods), http.MethodHead) // HEAD is GET without the body (RFC 9110 §9.3.2)
+	}
+	return &compiledRoute{name: r.Path, prefix: r.Path, methods: methods, allow: strings.Join(methods, ", "), handler: h}, nil
 }
 
 // buildAudit opens the audit output and, with hmac_key_file, chains it.
 func (g *Gateway) buildAudit(cfg *Config, o Options, route func(*http.Request) string) (*audit.Auditor, error) {
 	w := o.AuditWriter
+	if o.CheckOnly {
+		if out := cfg.Audit.Output; out != "" && out != "stdout" && out != "stderr" {
+			if _, err := os.Stat(filepath.Dir(cfg.Path(out))); err != nil {
+				return nil, fmt.Errorf("output: the folder of %s does not exist", out)
+			}
+		}
+		w = io.Discard
+	}
 	if w == nil {
 		switch out := cfg.Audit.Output; out {
 		case "", "stdout":

@@ -34,8 +34,12 @@ type Config struct {
 	Auth           AuthConfig      `yaml:"auth"`
 	RateLimit      RateLimitConfig `yaml:"ratelimit"`
 	Routes         []Route         `yaml:"routes"`
-	Audit          AuditConfig     `yaml:"audit"`
-	Admin          *AdminConfig    `yaml:"admin"`
+	Paths          PathsConfig     `yaml:"paths"`
+	// ForwardUnderscoreHeaders lists request headers whose names contain
+	// "_" that reach the upstream; every other such header is dropped.
+	ForwardUnderscoreHeaders []string     `yaml:"forward_underscore_headers"`
+	Audit                    AuditConfig  `yaml:"audit"`
+	Admin                    *AdminConfig `yaml:"admin"`
 
 	// dir is the folder of the config file: relative paths resolve there.
 	dir string
@@ -114,6 +118,15 @@ type Route struct {
 	Schema             string   `yaml:"schema"`
 	RateLimit          []string `yaml:"ratelimit"`
 	ForwardCredentials bool     `yaml:"forward_credentials"`
+	// Cache "upstream" keeps the upstream's Cache-Control on a route that
+	// authenticates; by default one that lets a shared cache store the
+	// answer is replaced by "private, no-store".
+	Cache string `yaml:"cache"`
+}
+
+// PathsConfig says how request paths are made canonical before routing.
+type PathsConfig struct {
+	MergeSlashes *bool `yaml:"merge_slashes"` // default true: "//" is "/"
 }
 
 // AuditConfig says where access records go.
@@ -391,6 +404,13 @@ func (c *Config) check() []error {
 	for i, r := range c.Routes {
 		c.checkRoute(&errs, i, r, policies)
 	}
+	for i, h := range c.ForwardUnderscoreHeaders {
+		if !strings.Contains(h, "_") {
+			c.problem(&errs, "forward_underscore_headers."+strconv.Itoa(i), "%q has no underscore: only headers with one are dropped", h)
+		} else if isGatewayHeader(h) {
+			c.problem(&errs, "forward_underscore_headers."+strconv.Itoa(i), "%q reads as a header the gateway owns (CGI, WSGI, Rack and PHP read _ as -)", h)
+		}
+	}
 	if c.Admin != nil {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			c.problem(&errs, "admin.listen", "must be host:port, e.g. 127.0.0.1:9090")
@@ -441,6 +461,10 @@ func (c *Config) checkRoute(errs *[]error, i int, r Route, policies map[string]b
 	key := "routes." + strconv.Itoa(i)
 	if !strings.HasPrefix(r.Path, "/") {
 		c.problem(errs, key+".path", "must start with /")
+	} else if _, canon, err := canonicalPath(r.Path); err != nil || canon != r.Path {
+		// Requests are matched in canonical form; any other route path
+		// could never match.
+		c.problem(errs, key+".path", "must be a canonical path (no dot-segments, repeated slashes or escapes)")
 	}
 	switch r.Auth {
 	case "", "required", "none":
@@ -457,6 +481,11 @@ func (c *Config) checkRoute(errs *[]error, i int, r Route, policies map[string]b
 		if !slices.Contains(routeMethods, m) {
 			c.problem(errs, key+".methods."+strconv.Itoa(j), "%q is not one of %s", m, strings.Join(routeMethods, ", "))
 		}
+	}
+	switch r.Cache {
+	case "", "upstream":
+	default:
+		c.problem(errs, key+".cache", "must be upstream (keep the upstream's Cache-Control) or absent")
 	}
 	if r.MaxBody < 0 {
 		c.problem(errs, key+".max_body", "must not be negative")

@@ -33,6 +33,7 @@ const (
 type routeInfo struct {
 	authenticates      bool
 	forwardCredentials bool
+	cacheUpstream      bool // cache: upstream keeps the upstream's Cache-Control
 }
 
 type routeKey struct{}
@@ -60,8 +61,30 @@ type proxyOptions struct {
 	transport       http.RoundTripper // for tests; default a tuned http.Transport
 }
 
-// newProxy returns the forwarding handler.
-func newProxy(o proxyOptions) *httputil.ReverseProxy {
+// newProxy returns the forwarding handler: httputil's ReverseProxy
+// between a request body that tells the client's faults from the
+// upstream's, and a ResponseWriter through which the gateway keeps the
+// response headers it owns.
+func newProxy(o proxyOptions) http.Handler {
+	rp := newReverseProxy(o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := routeFrom(r.Context())
+		uw := &upstreamWriter{w: w, private: ri.authenticates && !ri.cacheUpstream, req: r}
+		if r.Body != nil && r.Body != http.NoBody {
+			r2 := r.WithContext(r.Context()) // a shallow copy
+			uw.body = &clientBody{ReadCloser: r.Body}
+			if err := uw.body.prime(); err != nil {
+				clientBodyFailed(w, r, err)
+				return
+			}
+			r2.Body = uw.body
+			r = r2
+		}
+		rp.ServeHTTP(uw, r)
+	})
+}
+
+func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 	tr := o.transport
 	if tr == nil {
 		tr = &http.Transport{
@@ -81,8 +104,14 @@ func newProxy(o proxyOptions) *httputil.ReverseProxy {
 			// in Connection (so "Connection: X-Bulwark-Subject" removes only
 			// the client's copy), and inbound Forwarded/X-Forwarded-*.
 			pr.SetURL(o.upstream)
+			// The canonical request has already lost the identity and
+			// override headers in every spelling, and every header with "_"
+			// in its name.
 			out := pr.Out.Header
 			for _, h := range []string{HeaderSubject, HeaderScopes, HeaderAuthMethod, HeaderRequestID} {
+				out.Del(h)
+			}
+			for _, h := range forwardingHeaders {
 				out.Del(h)
 			}
 			ri := routeFrom(pr.In.Context())
@@ -147,11 +176,17 @@ func newProxy(o proxyOptions) *httputil.ReverseProxy {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if o.logf != nil {
-				o.logf("upstream error: %s %s: %v", r.Method, r.URL.Path, scrubURL(err))
+			if uw, ok := w.(*upstreamWriter); ok && uw.body != nil {
+				if berr := uw.body.failure(); berr != nil {
+					clientBodyFailed(w, r, berr) // the client's fault, not the upstream's
+					return
+				}
 			}
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				return // the client went away; nobody to answer
+			}
+			if o.logf != nil {
+				o.logf("upstream error: %s %s: %v", r.Method, r.URL.Path, scrubURL(err))
 			}
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {

@@ -12,12 +12,13 @@ import (
 type compiledRoute struct {
 	name    string // the route's path as configured: the http.route of the audit log
 	prefix  string
-	methods []string // empty: every method
+	methods []string // empty: every method; HEAD wherever GET is
 	allow   string   // the Allow header for 405
 	handler http.Handler
 }
 
-// router picks the first route whose path prefix matches. An unlisted path
+// router picks the first route whose path prefix matches the canonical
+// path (see request.go). An unlisted path
 // gets 404 and a method the route does not list gets 405 with Allow, both
 // as problem responses.
 type router struct {
@@ -62,11 +63,4 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	route.handler.ServeHTTP(w, r)
-}
-
-func allowHeader(methods []string) string {
-	if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
-		methods = append(slices.Clone(methods), "HEAD")
-	}
-	return strings.Join(methods, ", ")
 }
