@@ -32,12 +32,35 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serveMain(ctx, *configFile, *check, stdout, stderr, nil)
+	// SIGHUP, by convention "reload", must not kill the gateway (its
+	// default action): until reloading exists it is logged and ignored.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				fmt.Fprintln(stderr, "bulwark: SIGHUP received: reloading the configuration is not supported yet; restart to apply changes")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return serveMain(ctx, serveOptions{configFile: *configFile, check: *check}, stdout, stderr)
 }
 
-// serveMain loads, checks, builds and runs the gateway. listening, when
-// set, is told the addresses (tests).
-func serveMain(ctx context.Context, configFile string, check bool, stdout, stderr io.Writer, listening gateway.Listening) int {
+// serveOptions are serveMain's inputs besides the output streams.
+type serveOptions struct {
+	configFile string
+	check      bool
+	listen     string            // replaces the configured listen address (tests: a free port)
+	listening  gateway.Listening // told the addresses once serving (tests)
+}
+
+// serveMain loads, checks, builds and runs the gateway.
+func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) int {
+	configFile, check, listening := so.configFile, so.check, so.listening
 	logf := func(f string, a ...any) { fmt.Fprintf(stderr, "bulwark: "+f+"\n", a...) }
 	var cfg *gateway.Config
 	var err error
@@ -50,7 +73,10 @@ func serveMain(ctx context.Context, configFile string, check bool, stdout, stder
 		fmt.Fprintf(stderr, "bulwark: configuration problems in %s:\n%s\n", nameOr(configFile), indent(err.Error()))
 		return 1
 	}
-	g, err := gateway.Build(cfg, gateway.Options{Logf: logf, AuditWriter: auditWriter(cfg, stdout)})
+	if so.listen != "" {
+		cfg.Listen = so.listen
+	}
+	g, err := gateway.Build(cfg, gateway.Options{Logf: logf, AuditWriter: auditWriter(cfg, stdout), CheckOnly: check})
 	if err != nil {
 		fmt.Fprintf(stderr, "bulwark: configuration problems in %s:\n%s\n", nameOr(configFile), indent(err.Error()))
 		return 1

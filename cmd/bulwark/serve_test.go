@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-go/bulwark/internal/gateway"
 	"github.com/bulwark-go/bulwark/internal/redistest"
 )
 
@@ -46,7 +48,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // startServe runs `bulwark serve` in-process with configFile ("" for the
-// default) and returns its base URL and captured output.
+// default) on a free loopback port, and returns its base URL and captured
+// output.
 func startServe(t *testing.T, configFile string) (base string, stdout, stderr *lockedBuffer) {
 	t.Helper()
 	base, stdout, stderr, stop := startServeStoppable(t, configFile)
@@ -63,7 +66,7 @@ func startServeStoppable(t *testing.T, configFile string) (base string, stdout, 
 	addrc := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- serveMain(ctx, configFile, false, stdout, stderr, func(pub, _ net.Addr) { addrc <- pub })
+		done <- serveMain(ctx, serveOptions{configFile: configFile, listen: "127.0.0.1:0", listening: func(pub, _ net.Addr) { addrc <- pub }}, stdout, stderr)
 	}()
 	select {
 	case a := <-addrc:
@@ -87,8 +90,11 @@ func startServeStoppable(t *testing.T, configFile string) (base string, stdout, 
 // The README's quick start: `bulwark serve` with no flags prints a key and
 // a curl line, and that curl line gets a 200.
 func TestServeDefaultQuickStart(t *testing.T) {
-	if !freePort("127.0.0.1:8080") {
-		t.Fatal("127.0.0.1:8080 is in use; the quick start needs it")
+	// The README promises 127.0.0.1:8080; the test itself runs on a free
+	// port, so that a developer's own `bulwark serve` cannot fail it.
+	cfg, err := gateway.Parse(gateway.DefaultConfig(), ".")
+	if err != nil || cfg.Listen != "127.0.0.1:8080" {
+		t.Fatalf("the default configuration listens on %q (%v), want 127.0.0.1:8080", cfg.Listen, err)
 	}
 	base, _, stderr := startServe(t, "")
 	curl := regexp.MustCompile(`curl -H '([^:]+): (\S+)' (\S+)`).FindStringSubmatch(stderr.String())
@@ -109,15 +115,6 @@ func TestServeDefaultQuickStart(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "hello") {
 		t.Errorf("the printed curl line got %d %s", resp.StatusCode, body)
 	}
-}
-
-func freePort(addr string) bool {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
 }
 
 // jwksServer is a local identity provider's key endpoint with one RSA key.
@@ -210,7 +207,7 @@ audit: {output: audit.log, hmac_key_file: audit.key}
 
 	// `bulwark serve -check` validates the file without serving.
 	var out, errOut bytes.Buffer
-	if code := serveMain(context.Background(), cfgFile, true, &out, &errOut, nil); code != 0 {
+	if code := serveMain(context.Background(), serveOptions{configFile: cfgFile, check: true}, &out, &errOut); code != 0 {
 		t.Fatalf("serve -check: %d\n%s", code, errOut.String())
 	}
 	// `bulwark keys create` on the same SQLite file the gateway uses.
@@ -371,4 +368,64 @@ audit: {output: audit.log, hmac_key_file: audit.key}
 	if code := run([]string{"audit", "verify", "-key-file", filepath.Join(dir, "audit.key"), tamperedFile}, &out, &errOut); code != 1 {
 		t.Errorf("audit verify on a tampered gateway log: exit %d, want 1", code)
 	}
+}
+
+// `serve -check` writes nothing: no audit record or chain start/end is
+// appended, no SQLite file is created; every file is left byte-identical.
+func TestServeCheckWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("BULWARK_APIKEY_PEPPER", hex.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	files := map[string]string{
+		"audit.key": hex.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n",
+		"audit.log": `{"msg":"an earlier record"}` + "\n",
+		"bulwark.yaml": `
+listen: 127.0.0.1:0
+auth:
+  api_keys: {store: "sqlite://keys.db"}
+routes: [{path: /v1/, auth: required}]
+audit: {output: audit.log, hmac_key_file: audit.key}
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := snapshot(t, dir)
+	var out, errOut bytes.Buffer
+	if code := serveMain(context.Background(), serveOptions{configFile: filepath.Join(dir, "bulwark.yaml"), check: true}, &out, &errOut); code != 0 {
+		t.Fatalf("serve -check: %d\n%s", code, errOut.String())
+	}
+	if after := snapshot(t, dir); !maps.Equal(before, after) {
+		t.Errorf("serve -check changed the folder:\nbefore %v\nafter  %v", before, after)
+	}
+	if !strings.Contains(out.String(), "configuration OK") {
+		t.Errorf("serve -check printed %q", out.String())
+	}
+}
+
+// snapshot maps every file in dir to its mode, size, modification time and
+// content digest.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p) // #nosec G304 -- the test's own temp dir
+		if err != nil {
+			return err
+		}
+		out[p] = fmt.Sprintf("%v %d %v %x", info.Mode(), info.Size(), info.ModTime().UnixNano(), sha256.Sum256(data))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
