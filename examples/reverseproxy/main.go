@@ -1,12 +1,16 @@
 // Command reverseproxy puts bulwark's recommended stack in front of another
 // HTTP service with httputil.ReverseProxy:
 //
-//	clientip → audit → headers → cors → ratelimit per IP → (mux) →
-//	auth → authorization → ratelimit per principal → validate → proxy
+//	clientip → audit → headers → canonical → cors → ratelimit per IP →
+//	(mux) → auth → authorization → ratelimit per principal → validate →
+//	proxy
 //
-// The upstream gets the verified caller in X-Bulwark-Subject,
-// X-Bulwark-Scopes and X-Bulwark-Auth-Method, never the client's copies of
-// them nor the API key. Only this proxy may be able to reach the upstream:
+// The upstream gets the path the mux routed — canonical, so that
+// "/api/catalog/%2e%2e/orders" cannot reach a handler no route checked —
+// and the verified caller in X-Bulwark-Subject, X-Bulwark-Scopes and
+// X-Bulwark-Auth-Method, never the client's copies of them (in any
+// spelling: WSGI reads X_Bulwark_Subject as X-Bulwark-Subject) nor the API
+// key. Only this proxy may be able to reach the upstream:
 // anyone who can reach it directly can claim any identity.
 //
 // Run it with `go run ./reverseproxy -upstream http://127.0.0.1:9000`.
@@ -28,6 +32,7 @@ import (
 	"github.com/bulwark-go/bulwark/audit"
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/auth/apikey"
+	"github.com/bulwark-go/bulwark/canonical"
 	"github.com/bulwark-go/bulwark/clientip"
 	"github.com/bulwark-go/bulwark/cors"
 	"github.com/bulwark-go/bulwark/headers"
@@ -66,6 +71,13 @@ func newHandler(upstream *url.URL, keys *apikey.Keys, auditLog io.Writer, now fu
 	// AllowedHosts to your public names: the Host is passed upstream in
 	// X-Forwarded-Host.
 	hdr, err := headers.New(headers.Config{})
+	errs = append(errs, err)
+	// canonical: before anything routes, so the mux, the limits, the
+	// policies and the upstream all read one path, and the client's
+	// spellings of the identity headers, of method and URL overrides and
+	// of any header with "_" in its name are gone. Inside audit and
+	// headers: a refused path is recorded and answered with the headers.
+	canon, err := canonical.New(canonical.Config{StripHeaders: []string{headerSubject, headerScopes, headerAuthMethod}})
 	errs = append(errs, err)
 	// cors: before authentication, because browsers send preflights without
 	// credentials. CrossOriginProtection refuses cross-site form posts.
@@ -127,7 +139,7 @@ func newHandler(upstream *url.URL, keys *apikey.Keys, auditLog io.Writer, now fu
 	mux.Handle("GET /api/", protect(read, proxy))
 	mux.Handle("POST /api/orders", protect(write, createOrder))
 
-	h := ips.Handler(aud.Handler(hdr.Handler(crs.Handler(perIP.Handler(mux)))))
+	h := ips.Handler(aud.Handler(hdr.Handler(canon.Handler(crs.Handler(perIP.Handler(mux))))))
 	return h, func() error { return errors.Join(keys.Close(context.Background()), aud.Close()) }, nil
 }
 

@@ -20,6 +20,7 @@ import (
 // seen is what the test upstream reports about the request it received.
 type seen struct {
 	Path, Subject, Scopes, Method, RequestID, XFF, Authorization, APIKey, Body string
+	Underscored                                                                string // names of headers with "_", which WSGI, CGI, Rack and PHP read as "-"
 }
 
 // fixture is the example's proxy in front of a real upstream server, with
@@ -43,12 +44,18 @@ func upstreamServer(t *testing.T, hits *atomic.Int64) *url.URL {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
+		var underscored []string
+		for k := range r.Header {
+			if strings.Contains(k, "_") {
+				underscored = append(underscored, k)
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(seen{
 			Path: r.URL.Path, Subject: r.Header.Get("X-Bulwark-Subject"), Scopes: r.Header.Get("X-Bulwark-Scopes"),
 			Method: r.Header.Get("X-Bulwark-Auth-Method"), RequestID: r.Header.Get("X-Request-ID"),
 			XFF: strings.Join(r.Header.Values("X-Forwarded-For"), ","), Authorization: r.Header.Get("Authorization"),
-			APIKey: r.Header.Get("X-API-Key"), Body: string(body),
+			APIKey: r.Header.Get("X-API-Key"), Body: string(body), Underscored: strings.Join(underscored, ","),
 		})
 	}))
 	t.Cleanup(up.Close)
@@ -133,6 +140,8 @@ func TestIdentityHeaderSpoofing(t *testing.T) {
 		{"hop-by-hop smuggling", []string{"Connection", "X-Bulwark-Subject, X-Bulwark-Scopes", "X-Bulwark-Subject", "admin"}},
 		{"forged client address", []string{"X-Forwarded-For", "10.0.0.1", "Forwarded", "for=10.0.0.1"}},
 		{"credentials for the upstream", []string{"Authorization", "Bearer stolen", "X-Request-ID", "req-1"}},
+		{"underscore spellings", []string{"X_Bulwark_Subject", "admin", "x_bulwark_scopes", "orders:admin", "X-Bulwark_Auth-Method", "jwt"}},
+		{"method and URL overrides", []string{"X-HTTP-Method-Override", "DELETE", "X-Original-URL", "/api/admin"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,5 +311,29 @@ func TestPepperFromEnvironment(t *testing.T) {
 	t.Setenv("BULWARK_PEPPER", "from-the-secret-manager-0123456789")
 	if got := string(pepper()); got != "from-the-secret-manager-0123456789" {
 		t.Errorf("pepper() = %q, want the environment's", got)
+	}
+}
+
+// TestPathTraversal: the mux, the policies and the upstream read one
+// canonical path, so a public prefix cannot lead to a protected handler.
+func TestPathTraversal(t *testing.T) {
+	f := setup(t)
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/api/catalog/%2e%2e/orders/42", http.StatusUnauthorized}, // canonical: /api/orders/42, which needs a key
+		{"/api/catalog/..%2forders/42", http.StatusBadRequest},
+		{"/api/catalog/%252e%252e/orders/42", http.StatusBadRequest},
+		{"/api/catalog/..;/orders/42", http.StatusBadRequest},
+	} {
+		before := f.hits.Load()
+		if w := f.do("192.0.2.10", "GET", tc.path, ""); w.Code != tc.status || f.hits.Load() != before {
+			t.Errorf("GET %s: %d (upstream reached: %v), want %d", tc.path, w.Code, f.hits.Load() != before, tc.status)
+		}
+	}
+	s := decodeSeen(t, f.do("192.0.2.10", "GET", "/api/catalog/x/%2e%2e/1", ""))
+	if s.Path != "/api/catalog/1" {
+		t.Errorf("upstream got %q, want the canonical /api/catalog/1", s.Path)
 	}
 }
