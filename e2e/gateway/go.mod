@@ -1,0 +1,3 @@
+module github.com/bulwark-go/bulwark/e2e/gateway
+
+go 1.26.0
