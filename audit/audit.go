@@ -295,6 +295,13 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 	if panicked {
 		at = append(at, slog.Bool("bulwark.panic", true))
 	}
+	if a.s.attrs != nil {
+		n := len(at)
+		at = a.s.attrs(r, at)
+		for i := n; i < len(at); i++ {
+			at[i].Value = red.value(at[i].Key, at[i].Value, 0)
+		}
+	}
 	for i, h := range a.s.logHeaders {
 		if v := r.Header[h]; len(v) > 0 {
 			at = append(at, slog.Attr{Key: a.headerKeys[i], Value: red.value(h, slog.StringValue(strings.Join(v, ", ")), 0)})

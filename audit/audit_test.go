@@ -330,3 +330,22 @@ func TestServeMuxRouteThroughMiddleware(t *testing.T) {
 }
 
 type routeTestKey struct{}
+
+// Attrs adds a program's own attributes to each record, redacted like the
+// rest.
+func TestAttrsHook(t *testing.T) {
+	var buf bytes.Buffer
+	a, err := audit.New(audit.Config{
+		Handler: slog.NewJSONHandler(&buf, nil),
+		Attrs: func(r *http.Request, at []slog.Attr) []slog.Attr {
+			return append(at, slog.String("bulwark.service", "orders"), slog.String("authorization", "Bearer secret-token"))
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Handler(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	if s := buf.String(); !strings.Contains(s, `"bulwark.service":"orders"`) || strings.Contains(s, "secret-token") {
+		t.Errorf("record %s: want the service, and the secret redacted", s)
+	}
+}

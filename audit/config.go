@@ -63,6 +63,13 @@ type Config struct {
 	// set Route.
 	Route func(*http.Request) string
 
+	// Attrs, when set, appends attributes of its own to each request's
+	// record when it is written (a gateway names the upstream service it
+	// chose) and returns the extended slice. Keys should not collide with
+	// the record's own; values are redacted like every other and must be
+	// bounded. Default none.
+	Attrs func(r *http.Request, attrs []slog.Attr) []slog.Attr
+
 	// Redact configures redaction of every value the auditor writes.
 	Redact RedactConfig
 
@@ -103,6 +110,7 @@ type settings struct {
 	ignoreID     bool
 	logHeaders   []string
 	route        func(*http.Request) string
+	attrs        func(*http.Request, []slog.Attr) []slog.Attr
 	red          *Redactor
 	maxEvents    int
 	uaLen        int
@@ -115,7 +123,7 @@ type settings struct {
 func (cfg *Config) check() (settings, []error) {
 	var errs []error
 	s := settings{
-		h: cfg.Handler, idHeader: cfg.RequestIDHeader, ignoreID: cfg.IgnoreInboundRequestID, route: cfg.Route,
+		h: cfg.Handler, idHeader: cfg.RequestIDHeader, ignoreID: cfg.IgnoreInboundRequestID, route: cfg.Route, attrs: cfg.Attrs,
 		maxEvents: cfg.MaxEvents, uaLen: cfg.UserAgentLen, floodEvery: cfg.FloodInterval,
 		floodMaxKeys: cfg.FloodMaxKeys, noFlood: cfg.DangerouslyDisableFloodAggregation, now: cfg.Now,
 	}
