@@ -4,12 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 )
 
-// adminHandler serves the operations endpoints. It belongs on a separate,
-// private listener (admin.listen), never on the public one.
-func (g *Gateway) adminHandler() http.Handler {
+// adminHandler serves the operations endpoints of a [Server]. It belongs
+// on a separate, private listener (admin.listen), never on the public one.
+func (s *Server) adminHandler() http.Handler {
+	return adminMux(s.Gateway, s.Reload)
+}
+
+// adminMux serves /healthz, /readyz and /metrics for the gateway current
+// returns, and POST /reload when reload is set.
+func adminMux(current func() *Gateway, reload func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -20,7 +27,7 @@ func (g *Gateway) adminHandler() http.Handler {
 		defer cancel()
 		status := map[string]string{}
 		code := http.StatusOK
-		for _, c := range g.checks {
+		for _, c := range current().checks {
 			if err := c.fn(ctx); err != nil {
 				status[c.name] = "unavailable"
 				code = http.StatusServiceUnavailable
@@ -28,11 +35,29 @@ func (g *Gateway) adminHandler() http.Handler {
 			}
 			status[c.name] = "ok"
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(map[string]any{"ready": code == http.StatusOK, "checks": status})
+		writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": status})
 	})
-	mux.Handle("GET /metrics", g.metrics.handler())
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		current().metrics.handler().ServeHTTP(w, r)
+	})
+	if reload != nil {
+		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {
+			if err := reload(); err != nil {
+				writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"reloaded": false, "errors": errorLines(err)})
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"reloaded": true})
+		})
+	}
 	return mux
 }
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// errorLines lists the problems of an error, one per line.
+func errorLines(err error) []string { return strings.Split(err.Error(), "\n") }

@@ -1,17 +1,9 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/netip"
-	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,29 +14,38 @@ import (
 )
 
 // Config is the gateway's YAML configuration. Key names are a contract
-// with operators' files: never rename one.
+// with operators' files: never rename one. Parse and LoadFile read it
+// (load.go); check.go holds the checks that need no package.
 type Config struct {
-	Listen         string          `yaml:"listen"`
-	TLS            *TLSConfig      `yaml:"tls"`
-	Upstream       string          `yaml:"upstream"`
-	TrustedProxies []string        `yaml:"trusted_proxies"`
-	Hosts          []string        `yaml:"hosts"`
-	Headers        *HeadersConfig  `yaml:"headers"`
-	CORS           *CORSConfig     `yaml:"cors"`
-	Auth           AuthConfig      `yaml:"auth"`
-	RateLimit      RateLimitConfig `yaml:"ratelimit"`
-	Routes         []Route         `yaml:"routes"`
-	Paths          PathsConfig     `yaml:"paths"`
+	Listen         string             `yaml:"listen"`
+	TLS            *TLSConfig         `yaml:"tls"`
+	Upstream       string             `yaml:"upstream"` // the short form of services: {default: {targets: [URL]}}
+	Services       map[string]Service `yaml:"services"`
+	TrustedProxies []string           `yaml:"trusted_proxies"`
+	Hosts          []string           `yaml:"hosts"`
+	Headers        *HeadersConfig     `yaml:"headers"`
+	CORS           *CORSConfig        `yaml:"cors"`
+	Auth           AuthConfig         `yaml:"auth"`
+	RateLimit      RateLimitConfig    `yaml:"ratelimit"`
+	Routes         []Route            `yaml:"routes"`
+	Paths          PathsConfig        `yaml:"paths"`
 	// ForwardUnderscoreHeaders lists request headers whose names contain
 	// "_" that reach the upstream; every other such header is dropped.
 	ForwardUnderscoreHeaders []string     `yaml:"forward_underscore_headers"`
 	Audit                    AuditConfig  `yaml:"audit"`
 	Admin                    *AdminConfig `yaml:"admin"`
+	Reload                   ReloadConfig `yaml:"reload"`
 
 	// dir is the folder of the config file: relative paths resolve there.
 	dir string
-	// lines maps a dotted key path ("routes.1.schema") to its line.
+	// lines maps a key path ("routes[1].schema") to its line.
 	lines map[string]int
+	// warnings are findings that do not stop the gateway (a route that
+	// can never match).
+	warnings []*ConfigError
+	// reported are key paths whose problem is already reported (unknown,
+	// misspelled or of the wrong type): the checks skip them.
+	reported map[string]bool
 }
 
 // TLSConfig turns on HTTPS.
@@ -61,6 +62,48 @@ type ACMEConfig struct {
 	Email        string   `yaml:"email"`
 	CacheDir     string   `yaml:"cache_dir"`
 	DirectoryURL string   `yaml:"directory_url"`
+}
+
+// Service is one upstream service: the targets requests are balanced
+// over, how, and how their health is judged.
+type Service struct {
+	// Targets are http:// or https:// URLs of scheme, host and port.
+	Targets []string `yaml:"targets"`
+	// LB is round_robin (default), least_requests or ip_hash.
+	LB       string          `yaml:"lb"`
+	Timeouts ServiceTimeouts `yaml:"timeouts"`
+	// Retries is how many other targets an idempotent request without a
+	// body may try when a target refuses the connection. Default 1.
+	Retries *int `yaml:"retries"`
+	// EjectAfter consecutive failures (connection errors, timeouts, 502,
+	// 503, 504) take a target out of the rotation for EjectFor. Default 5
+	// and 30s; 0 turns passive health off.
+	EjectAfter *int     `yaml:"eject_after"`
+	EjectFor   Duration `yaml:"eject_for"`
+	// Health is the optional active health check.
+	Health *HealthCheck `yaml:"health"`
+	// For https targets: the CA bundle to verify them with (default the
+	// system's), a client certificate for mTLS, and the name to verify
+	// (default the target's host).
+	CAFile         string `yaml:"ca_file"`
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
+	ServerName     string `yaml:"server_name"`
+}
+
+// ServiceTimeouts bound the calls to a service's targets.
+type ServiceTimeouts struct {
+	Connect        Duration `yaml:"connect"`         // default 5s
+	ResponseHeader Duration `yaml:"response_header"` // default 30s; then 504
+	Idle           Duration `yaml:"idle"`            // idle keep-alive connections, default 90s
+}
+
+// HealthCheck is an active health check: GET path on every target.
+type HealthCheck struct {
+	Path          string   `yaml:"path"`
+	Interval      Duration `yaml:"interval"`       // default 10s
+	Timeout       Duration `yaml:"timeout"`        // default 2s
+	HealthyStatus []int    `yaml:"healthy_status"` // default [200]
 }
 
 // HeadersConfig selects the HTTPS mode: off, api or browser.
@@ -107,10 +150,15 @@ type RateLimitPolicy struct {
 	Burst  int      `yaml:"burst"`
 }
 
-// Route is one path prefix and what it requires. First match wins.
+// Route is one path prefix (on one host, or any) and what it requires.
+// The first route that matches a request's host and canonical path wins.
 type Route struct {
 	Path               string   `yaml:"path"`
-	Auth               string   `yaml:"auth"` // none | required
+	Host               string   `yaml:"host"` // exact, or *.example.com for one label; default any host
+	Service            string   `yaml:"service"`
+	StripPrefix        bool     `yaml:"strip_prefix"`   // forward the path without the route's prefix
+	RewritePrefix      string   `yaml:"rewrite_prefix"` // forward it with this prefix instead
+	Auth               string   `yaml:"auth"`           // none | required
 	Scopes             string   `yaml:"scopes"`
 	Methods            []string `yaml:"methods"`
 	MaxBody            Size     `yaml:"max_body"`
@@ -140,6 +188,12 @@ type AdminConfig struct {
 	Listen string `yaml:"listen"`
 }
 
+// ReloadConfig says what reloads the configuration besides SIGHUP and
+// POST /reload on the admin listener.
+type ReloadConfig struct {
+	Watch bool `yaml:"watch"` // reload when the file changes (checked every second)
+}
+
 // Duration is a YAML duration: "1m", "30s", "1h", or "1d" for a day.
 type Duration time.Duration
 
@@ -162,11 +216,19 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// or returns d, or def when d is zero.
+func (d Duration) or(def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return time.Duration(d)
+}
+
 // nodeError reports a bad value as a *yaml.TypeError, which the decoder
 // collects and goes on (any other error would stop it at the first
-// problem).
+// problem). The line and column let load.go find the key.
 func nodeError(n *yaml.Node, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s", n.Line, fmt.Sprintf(format, args...))}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d:%d: %s", n.Line, n.Column, fmt.Sprintf(format, args...))}}
 }
 
 // Size is a byte count: 1048576, "512KiB", "1MiB", "10MB".
@@ -192,111 +254,6 @@ func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// ConfigError is one problem in the configuration, with its line.
-type ConfigError struct {
-	Line int    // 0 when unknown
-	Key  string // dotted path, e.g. "routes.1.methods"
-	Msg  string
-}
-
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Key, e.Msg)
-	}
-	return fmt.Sprintf("%s: %s", e.Key, e.Msg)
-}
-
-// LoadFile reads and checks a configuration file.
-func LoadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path) // #nosec G304 -- the operator names the config file
-	if err != nil {
-		return nil, err
-	}
-	return Parse(data, filepath.Dir(path))
-}
-
-// Parse decodes and checks a configuration. Relative paths resolve against
-// dir. Every problem found is returned, joined, each a [*ConfigError] with
-// its line number.
-func Parse(data []byte, dir string) (*Config, error) {
-	var cfg Config
-	cfg.dir = dir
-	cfg.lines = map[string]int{}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &ConfigError{Key: "config", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	if len(root.Content) > 0 {
-		indexLines(root.Content[0], "", cfg.lines)
-	}
-	var errs []error
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			for _, m := range te.Errors {
-				errs = append(errs, typeError(m))
-			}
-		} else {
-			return nil, &ConfigError{Key: "config", Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-		}
-	}
-	errs = append(errs, cfg.check()...)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return &cfg, nil
-}
-
-var typeErrRE = regexp.MustCompile(`^line (\d+): (.*)$`)
-var unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-
-func typeError(m string) error {
-	sm := typeErrRE.FindStringSubmatch(m)
-	if sm == nil {
-		return &ConfigError{Key: "config", Msg: m}
-	}
-	line, _ := strconv.Atoi(sm[1])
-	msg := sm[2]
-	if u := unknownRE.FindStringSubmatch(msg); u != nil {
-		return &ConfigError{Line: line, Key: u[1], Msg: "unknown key"}
-	}
-	msg = strings.Replace(msg, "cannot unmarshal !!str", "cannot read text", 1)
-	return &ConfigError{Line: line, Key: "value", Msg: msg}
-}
-
-func indexLines(n *yaml.Node, prefix string, out map[string]int) {
-	switch n.Kind {
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i].Value
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out[p] = n.Content[i].Line
-			indexLines(n.Content[i+1], p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := prefix + "." + strconv.Itoa(i)
-			out[p] = c.Line
-			indexLines(c, p, out)
-		}
-	}
-}
-
-// problem records a semantic problem at key.
-func (c *Config) problem(errs *[]error, key, format string, args ...any) {
-	line := c.lines[key]
-	for k := key; line == 0 && strings.Contains(k, "."); { // fall back to the nearest parent
-		k = k[:strings.LastIndexByte(k, '.')]
-		line = c.lines[k]
-	}
-	*errs = append(*errs, &ConfigError{Line: line, Key: key, Msg: fmt.Sprintf(format, args...)})
-}
-
 // Path resolves p against the config file's folder.
 func (c *Config) Path(p string) string {
 	if p == "" || filepath.IsAbs(p) {
@@ -305,217 +262,6 @@ func (c *Config) Path(p string) string {
 	return filepath.Join(c.dir, p)
 }
 
-var (
-	routeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
-	policyName   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
-)
-
-// check finds every semantic problem that can be found without building
-// the packages; the packages' own New functions find the rest.
-func (c *Config) check() []error {
-	var errs []error
-	if c.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			c.problem(&errs, "listen", "must be host:port, e.g. 127.0.0.1:8080")
-		}
-	}
-	if c.Upstream != "" {
-		u, err := url.Parse(c.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			c.problem(&errs, "upstream", "must be an http(s) URL without credentials, e.g. http://127.0.0.1:9000")
-		}
-	}
-	for i, p := range c.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err != nil {
-			if _, err := netip.ParseAddr(p); err != nil {
-				c.problem(&errs, "trusted_proxies."+strconv.Itoa(i), "%q is not an address or CIDR prefix", p)
-			}
-		}
-	}
-	if c.TLS != nil {
-		c.checkTLS(&errs)
-	}
-	if c.Headers != nil {
-		switch c.Headers.RequireHTTPS {
-		case "", "off", "api", "browser":
-		default:
-			c.problem(&errs, "headers.require_https", "must be off, api or browser")
-		}
-	}
-	if c.CORS != nil && len(c.CORS.AllowedOrigins) == 0 {
-		c.problem(&errs, "cors.allowed_origins", "required when cors is present: an empty list would allow no one (remove cors to send no CORS headers)")
-	}
-	for i, j := range c.Auth.JWT {
-		key := "auth.jwt." + strconv.Itoa(i)
-		if j.Issuer == "" {
-			c.problem(&errs, key+".issuer", "required")
-		} else if err := checkHTTPS(j.Issuer); err != nil {
-			c.problem(&errs, key+".issuer", "%v", err)
-		}
-		if j.Audience == "" {
-			c.problem(&errs, key+".audience", "required: without it a token for any other API of this issuer would be accepted")
-		}
-		if j.JWKSURL != "" {
-			if err := checkHTTPS(j.JWKSURL); err != nil {
-				c.problem(&errs, key+".jwks_url", "%v", err)
-			}
-		}
-	}
-	if k := c.Auth.APIKeys; k != nil && k.Store != "" && k.Store != "memory" &&
-		!strings.HasPrefix(k.Store, "sqlite://") && !strings.HasPrefix(k.Store, "postgres://") && !strings.HasPrefix(k.Store, "postgresql://") {
-		c.problem(&errs, "auth.api_keys.store", "must be memory, sqlite://PATH or postgres://…")
-	}
-	policies := map[string]bool{}
-	for i, p := range c.RateLimit.Policies {
-		key := "ratelimit.policies." + strconv.Itoa(i)
-		if !policyName.MatchString(p.Name) {
-			c.problem(&errs, key+".name", "must be a short lower-case name")
-		} else if policies[p.Name] {
-			c.problem(&errs, key+".name", "%q is defined twice", p.Name)
-		}
-		policies[p.Name] = true
-		switch {
-		case p.Key == "ip", p.Key == "subject", p.Key == "api_key", p.Key == "route":
-		case strings.HasPrefix(p.Key, "header:") && len(p.Key) > len("header:"):
-		default:
-			c.problem(&errs, key+".key", "must be ip, subject, api_key, route or header:NAME")
-		}
-		if p.Limit <= 0 {
-			c.problem(&errs, key+".limit", "must be positive")
-		}
-		if p.Period <= 0 {
-			c.problem(&errs, key+".period", "required, e.g. 1m")
-		}
-		if p.Burst < 0 {
-			c.problem(&errs, key+".burst", "must not be negative (default: limit)")
-		}
-	}
-	if s := c.RateLimit.Store; s != "" && s != "memory" && !strings.HasPrefix(s, "redis://") && !strings.HasPrefix(s, "rediss://") {
-		c.problem(&errs, "ratelimit.store", "must be memory or redis://host:port/db")
-	}
-	for i, name := range c.RateLimit.Default {
-		if !policies[name] {
-			c.problem(&errs, "ratelimit.default."+strconv.Itoa(i), "no policy named %q", name)
-		}
-	}
-	if len(c.Routes) == 0 {
-		c.problem(&errs, "routes", "required: every path not under a route gets 404, so a gateway without routes serves nothing")
-	}
-	for i, r := range c.Routes {
-		c.checkRoute(&errs, i, r, policies)
-	}
-	for i, h := range c.ForwardUnderscoreHeaders {
-		if !strings.Contains(h, "_") {
-			c.problem(&errs, "forward_underscore_headers."+strconv.Itoa(i), "%q has no underscore: only headers with one are dropped", h)
-		} else if isGatewayHeader(h) {
-			c.problem(&errs, "forward_underscore_headers."+strconv.Itoa(i), "%q reads as a header the gateway owns (CGI, WSGI, Rack and PHP read _ as -)", h)
-		}
-	}
-	if c.Admin != nil {
-		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
-			c.problem(&errs, "admin.listen", "must be host:port, e.g. 127.0.0.1:9090")
-		}
-	}
-	return errs
-}
-
-func (c *Config) checkTLS(errs *[]error) {
-	t := c.TLS
-	files := t.CertFile != "" || t.KeyFile != ""
-	switch {
-	case files && t.ACME != nil:
-		c.problem(errs, "tls", "set either cert_file/key_file or acme, not both")
-	case files && (t.CertFile == "" || t.KeyFile == ""):
-		c.problem(errs, "tls", "cert_file and key_file go together")
-	case !files && t.ACME == nil:
-		c.problem(errs, "tls", "needs cert_file and key_file, or acme")
-	}
-	for _, f := range []struct{ key, path string }{{"tls.cert_file", t.CertFile}, {"tls.key_file", t.KeyFile}, {"tls.client_ca_file", t.ClientCAFile}} {
-		if f.path != "" {
-			if _, err := os.Stat(c.Path(f.path)); err != nil {
-				c.problem(errs, f.key, "cannot read %s", f.path)
-			}
-		}
-	}
-	if a := t.ACME; a != nil {
-		if len(a.Domains) == 0 {
-			c.problem(errs, "tls.acme.domains", "required")
-		}
-		for i, d := range a.Domains {
-			if !strings.Contains(d, ".") || strings.ContainsAny(d, "/:* ") {
-				c.problem(errs, "tls.acme.domains."+strconv.Itoa(i), "%q is not a fully qualified host name", d)
-			}
-		}
-		if a.CacheDir == "" {
-			c.problem(errs, "tls.acme.cache_dir", "required: without a cache every restart asks for a new certificate and hits rate limits")
-		}
-		if a.DirectoryURL != "" {
-			if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" {
-				c.problem(errs, "tls.acme.directory_url", "must be an https URL")
-			}
-		}
-	}
-}
-
-func (c *Config) checkRoute(errs *[]error, i int, r Route, policies map[string]bool) {
-	key := "routes." + strconv.Itoa(i)
-	if !strings.HasPrefix(r.Path, "/") {
-		c.problem(errs, key+".path", "must start with /")
-	} else if _, canon, err := canonicalPath(r.Path); err != nil || canon != r.Path {
-		// Requests are matched in canonical form; any other route path
-		// could never match.
-		c.problem(errs, key+".path", "must be a canonical path (no dot-segments, repeated slashes or escapes)")
-	}
-	switch r.Auth {
-	case "", "required", "none":
-	default:
-		c.problem(errs, key+".auth", "must be required or none")
-	}
-	if r.Auth == "none" && r.Scopes != "" {
-		c.problem(errs, key+".scopes", "scopes on an auth: none route would never be checked")
-	}
-	if r.Auth != "none" && len(c.Auth.JWT) == 0 && c.Auth.APIKeys == nil {
-		c.problem(errs, key+".auth", "requires authentication but auth configures no jwt or api_keys")
-	}
-	for j, m := range r.Methods {
-		if !slices.Contains(routeMethods, m) {
-			c.problem(errs, key+".methods."+strconv.Itoa(j), "%q is not one of %s", m, strings.Join(routeMethods, ", "))
-		}
-	}
-	switch r.Cache {
-	case "", "upstream":
-	default:
-		c.problem(errs, key+".cache", "must be upstream (keep the upstream's Cache-Control) or absent")
-	}
-	if r.MaxBody < 0 {
-		c.problem(errs, key+".max_body", "must not be negative")
-	}
-	if r.Schema != "" {
-		if _, err := os.Stat(c.Path(r.Schema)); err != nil {
-			c.problem(errs, key+".schema", "cannot read %s", r.Schema)
-		}
-		if !r.JSON {
-			c.problem(errs, key+".schema", "needs json: true")
-		}
-	}
-	for j, name := range r.RateLimit {
-		if !policies[name] {
-			c.problem(errs, key+".ratelimit."+strconv.Itoa(j), "no policy named %q", name)
-		}
-	}
-}
-
-func checkHTTPS(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return errors.New("not an absolute URL")
-	}
-	if u.Scheme == "https" {
-		return nil
-	}
-	host := u.Hostname()
-	if a, err := netip.ParseAddr(host); u.Scheme == "http" && (host == "localhost" || (err == nil && a.IsLoopback())) {
-		return nil
-	}
-	return errors.New("must be https (http only on loopback)")
-}
+// Warnings returns what the checks found that does not stop the gateway,
+// such as a route that an earlier one always matches first.
+func (c *Config) Warnings() []*ConfigError { return c.warnings }

@@ -23,18 +23,23 @@ type metrics struct {
 	store    *prometheus.HistogramVec // rate-limit store latency by outcome
 	fallback prometheus.Gauge         // 1 while the rate limiter runs on its local fallback
 	jwks     *prometheus.CounterVec   // JWKS refreshes by result
+
+	targetHealthy *prometheus.GaugeVec   // by service and target: 0 after a failed active health check
+	ejections     *prometheus.CounterVec // targets taken out of the rotation after consecutive failures
+	retries       *prometheus.CounterVec // requests sent to another target after a connection failure
+	reloads       *prometheus.CounterVec // configuration reloads by result
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_requests_total", Help: "Requests answered, by route and status code.",
-		}, []string{"route", "code"}),
+			Name: "bulwark_requests_total", Help: "Requests answered, by route, service and status code.",
+		}, []string{"route", "service", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "bulwark_request_duration_seconds", Help: "Time to answer, by route.",
+			Name: "bulwark_request_duration_seconds", Help: "Time to answer, by route and service.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"route"}),
+		}, []string{"route", "service"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_security_events_total", Help: "Security events (refusals and notices) by OWASP name and reason.",
 		}, []string{"event", "reason"}),
@@ -48,8 +53,21 @@ func newMetrics() *metrics {
 		jwks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_jwks_refresh_total", Help: "JWKS refreshes by result.",
 		}, []string{"result"}),
+		targetHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "bulwark_upstream_target_healthy", Help: "1 while a target passes its active health check (or has none), 0 after it failed one.",
+		}, []string{"service", "target"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_upstream_ejections_total", Help: "Targets taken out of the rotation after consecutive failures.",
+		}, []string{"service", "target"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_upstream_retries_total", Help: "Requests sent to another target after a connection failure.",
+		}, []string{"service"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_config_reloads_total", Help: "Configuration reloads by result (ok, error).",
+		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.events, m.store, m.fallback, m.jwks,
+		m.targetHealthy, m.ejections, m.retries, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -84,16 +102,16 @@ func (t teeRecorder) Identify(ctx context.Context, id secevent.Identity) {
 
 // instrument counts requests and events. It sits inside audit, so that the
 // events reach both.
-func (m *metrics) instrument(route func(*http.Request) string, next http.Handler) http.Handler {
+func (m *metrics) instrument(route func(*http.Request) (name, service string), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		prev, _ := secevent.FromContext(r.Context())
 		r = r.WithContext(secevent.NewContext(r.Context(), teeRecorder{m: m, next: prev}))
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
-		name := route(r)
-		m.requests.WithLabelValues(name, strconv.Itoa(sw.code)).Inc()
-		m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+		name, svc := route(r)
+		m.requests.WithLabelValues(name, svc, strconv.Itoa(sw.code)).Inc()
+		m.latency.WithLabelValues(name, svc).Observe(time.Since(start).Seconds())
 	})
 }
 

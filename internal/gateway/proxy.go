@@ -34,6 +34,11 @@ type routeInfo struct {
 	authenticates      bool
 	forwardCredentials bool
 	cacheUpstream      bool // cache: upstream keeps the upstream's Cache-Control
+	service            string
+	// strip_prefix and rewrite_prefix: the route's prefix is replaced by
+	// replace (decoded) / replaceEsc (escaped) on the way upstream.
+	rewrite                     bool
+	prefix, replace, replaceEsc string
 }
 
 type routeKey struct{}
@@ -104,6 +109,10 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			// in Connection (so "Connection: X-Bulwark-Subject" removes only
 			// the client's copy), and inbound Forwarded/X-Forwarded-*.
 			pr.SetURL(o.upstream)
+			ri := routeFrom(pr.In.Context())
+			if ri.rewrite {
+				rewritePrefix(pr.Out.URL, ri)
+			}
 			// The canonical request has already lost the identity and
 			// override headers in every spelling, and every header with "_"
 			// in its name.
@@ -114,7 +123,6 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			for _, h := range forwardingHeaders {
 				out.Del(h)
 			}
-			ri := routeFrom(pr.In.Context())
 			if ri.authenticates && !ri.forwardCredentials {
 				out.Del("Authorization")
 				if o.apiKeyHeader != "" {
@@ -185,15 +193,23 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 				return // the client went away; nobody to answer
 			}
-			if o.logf != nil {
-				o.logf("upstream error: %s %s: %v", r.Method, r.URL.Path, scrubURL(err))
-			}
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				problem.Write(w, problem.ContentTooLarge("The request body is too large."))
 				return
 			}
-			problem.Write(w, problem.New(http.StatusBadGateway, "The upstream service did not answer."))
+			if o.logf != nil {
+				o.logf("upstream error: service %s: %s %s: %v", routeFrom(r.Context()).service, r.Method, r.URL.Path, scrubURL(err))
+			}
+			var ne net.Error
+			switch {
+			case errors.Is(err, errNoTarget):
+				problem.Write(w, problem.ServiceUnavailable("No target of the upstream service is available."))
+			case errors.As(err, &ne) && ne.Timeout():
+				problem.Write(w, problem.New(http.StatusGatewayTimeout, "The upstream service did not answer in time."))
+			default:
+				problem.Write(w, problem.New(http.StatusBadGateway, "The upstream service did not answer."))
+			}
 		},
 	}
 }
@@ -213,4 +229,37 @@ func scrubURL(err error) error {
 func drainClose(rc io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(rc, 1<<20))
 	_ = rc.Close()
+}
+
+// rewritePrefix replaces the route's prefix of the canonical path u with
+// the route's replacement, keeping Path and RawPath consistent. The rest
+// of the path is canonical already, and so is the result.
+func rewritePrefix(u *url.URL, ri *routeInfo) {
+	if !strings.HasPrefix(u.Path, ri.prefix) {
+		return // cannot happen: the route matched this path
+	}
+	esc := u.EscapedPath()
+	dec := ri.replace + u.Path[len(ri.prefix):]
+	rawEsc := ri.replaceEsc + escapedSuffix(esc, len(ri.prefix))
+	if dec == "" {
+		dec, rawEsc = "/", "/"
+	}
+	u.Path, u.RawPath = dec, ""
+	if rawEsc != dec {
+		u.RawPath = rawEsc
+	}
+}
+
+// escapedSuffix returns what follows the first n decoded bytes of the
+// escaped path esc.
+func escapedSuffix(esc string, n int) string {
+	i := 0
+	for ; n > 0 && i < len(esc); n-- {
+		if esc[i] == '%' {
+			i += 3
+		} else {
+			i++
+		}
+	}
+	return esc[min(i, len(esc)):]
 }

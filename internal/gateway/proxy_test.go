@@ -121,7 +121,7 @@ func TestUpstreamFailures(t *testing.T) {
 		status int
 	}{
 		{"upstream down", down.URL, 502},
-		{"upstream slow", slow.URL, 502},
+		{"upstream slow: 504", slow.URL, 504},
 		{"upstream stack trace", panicky.URL, 502},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,10 +1,7 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
-	"errors"
-	"net"
 	"net/http"
 	"time"
 )
@@ -30,32 +27,4 @@ func newHTTPServer(h http.Handler, tlsConfig *tls.Config) *http.Server {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
-}
-
-// serve runs srv on ln until ctx is done, then shuts it down gracefully:
-// new connections are refused, requests in flight finish (up to
-// shutdownGrace). It returns nil after a clean shutdown.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() {
-		var err error
-		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
-		} else {
-			err = srv.Serve(ln)
-		}
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-		err = serr
-	}
-	return err
 }
