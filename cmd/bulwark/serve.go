@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/bulwark-go/bulwark/internal/gateway"
@@ -34,20 +35,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// SIGHUP, by convention "reload", must not kill the gateway (its
 	// default action): until reloading exists it is logged and ignored.
+	// SIGHUP reloads the configuration (its default action would kill the
+	// gateway).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-hup:
-				fmt.Fprintln(stderr, "bulwark: SIGHUP received: reloading the configuration is not supported yet; restart to apply changes")
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return serveMain(ctx, serveOptions{configFile: *configFile, check: *check}, stdout, stderr)
+	return serveMain(ctx, serveOptions{configFile: *configFile, check: *check, reload: hup}, stdout, stderr)
 }
 
 // serveOptions are serveMain's inputs besides the output streams.
@@ -56,65 +49,99 @@ type serveOptions struct {
 	check      bool
 	listen     string            // replaces the configured listen address (tests: a free port)
 	listening  gateway.Listening // told the addresses once serving (tests)
+	reload     <-chan os.Signal  // SIGHUP
 }
 
-// serveMain loads, checks, builds and runs the gateway.
+// serveMain loads, checks, builds and runs the gateway; a value on
+// so.reload (SIGHUP) reloads the configuration.
 func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) int {
-	configFile, check, listening := so.configFile, so.check, so.listening
+	configFile := so.configFile
 	logf := func(f string, a ...any) { fmt.Fprintf(stderr, "bulwark: "+f+"\n", a...) }
-	var cfg *gateway.Config
-	var err error
-	if configFile == "" {
-		cfg, err = gateway.Parse(gateway.DefaultConfig(), ".")
-	} else {
-		cfg, err = gateway.LoadFile(configFile)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bulwark: configuration problems in %s:\n%s\n", nameOr(configFile), indent(err.Error()))
-		return 1
-	}
-	if so.listen != "" {
-		cfg.Listen = so.listen
-	}
-	g, err := gateway.Build(cfg, gateway.Options{Logf: logf, AuditWriter: auditWriter(cfg, stdout), CheckOnly: check})
-	if err != nil {
-		fmt.Fprintf(stderr, "bulwark: configuration problems in %s:\n%s\n", nameOr(configFile), indent(err.Error()))
-		return 1
-	}
-	defer func() {
-		if err := g.Close(); err != nil {
-			logf("closing: %v", err)
+	load := func() (*gateway.Config, error) {
+		var cfg *gateway.Config
+		var err error
+		if configFile == "" {
+			cfg, err = gateway.Parse(gateway.DefaultConfig(), ".")
+		} else {
+			cfg, err = gateway.LoadFile(configFile)
 		}
-	}()
-	if check {
+		if err == nil && so.listen != "" {
+			cfg.Listen = so.listen
+		}
+		return cfg, err
+	}
+	problems := func(err error) int {
+		fmt.Fprintf(stderr, "bulwark: configuration problems in %s:\n%s\n", nameOr(configFile), indent(err.Error()))
+		return 1
+	}
+	warn := func(cfg *gateway.Config) {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stderr, "bulwark: warning: %s: %v\n", nameOr(configFile), w)
+		}
+	}
+	opts := gateway.Options{Logf: logf, Stdout: stdout}
+	if so.check {
+		cfg, err := load()
+		if err != nil {
+			return problems(err)
+		}
+		opts.CheckOnly = true
+		g, err := gateway.Build(cfg, opts)
+		if err != nil {
+			return problems(err)
+		}
+		_ = g.Close()
+		warn(cfg)
 		fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(configFile))
 		return 0
 	}
+	srv, err := gateway.NewServer(gateway.ServerOptions{Build: opts, Load: load, Watch: configFile})
+	if err != nil {
+		return problems(err)
+	}
+	g := srv.Gateway()
+	cfg := g.Config()
+	warn(cfg)
 	demoKey := ""
 	if configFile == "" {
 		if demoKey, err = g.CreateDemoKey(ctx); err != nil {
 			logf("creating the demo API key: %v", err)
+			_ = g.Close()
 			return 1
 		}
 	}
-	err = g.Run(ctx, func(public, admin net.Addr) {
+	go func() {
+		for {
+			select {
+			case <-so.reload:
+				logf("SIGHUP: reloading %s", nameOr(configFile))
+				_ = srv.Reload() // a failure is logged; the old configuration keeps serving
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	err = srv.Run(ctx, func(public, admin net.Addr) {
 		scheme := "http"
 		if cfg.TLS != nil {
 			scheme = "https"
 		}
 		logf("listening on %s://%s", scheme, public)
 		if admin != nil {
-			logf("admin endpoints on http://%s (/healthz, /readyz, /metrics)", admin)
+			logf("admin endpoints on http://%s (/healthz, /readyz, /metrics, POST /reload)", admin)
 		}
-		if cfg.Upstream == "" {
-			logf("no upstream configured: serving the built-in demo API")
-		}
-		if demoKey != "" {
-			logf("created a demo API key (shown once, kept in memory only):\n\n    %s\n\ntry it:\n\n    curl -H '%s: %s' %s://%s/v1/hello\n",
-				demoKey, g.APIKeyHeader(), demoKey, scheme, public)
-		}
-		if listening != nil {
-			listening(public, admin)
+		once.Do(func() {
+			if cfg.Upstream == "" && len(cfg.Services) == 0 {
+				logf("no upstream configured: serving the built-in demo API")
+			}
+			if demoKey != "" {
+				logf("created a demo API key (shown once, kept in memory only):\n\n    %s\n\ntry it:\n\n    curl -H '%s: %s' %s://%s/v1/hello\n",
+					demoKey, g.APIKeyHeader(), demoKey, scheme, public)
+			}
+		})
+		if so.listening != nil {
+			so.listening(public, admin)
 		}
 	})
 	if err != nil {
@@ -123,15 +150,6 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 	}
 	logf("stopped")
 	return 0
-}
-
-// auditWriter sends the audit log to the command's stdout when the
-// configuration says stdout, so tests can capture it.
-func auditWriter(cfg *gateway.Config, stdout io.Writer) io.Writer {
-	if cfg.Audit.Output == "" || cfg.Audit.Output == "stdout" {
-		return stdout
-	}
-	return nil
 }
 
 func nameOr(f string) string {

@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -428,4 +429,77 @@ func snapshot(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// `serve -check` warns of a route that can never match, with its line.
+func TestServeCheckWarnsShadowedRoute(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bulwark.yaml")
+	if err := os.WriteFile(cfg, []byte("routes:\n  - {path: /v1/, auth: none}\n  - {path: /v1/admin/, auth: none}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := serveMain(context.Background(), serveOptions{configFile: cfg, check: true}, &out, &errOut); code != 0 {
+		t.Fatalf("serve -check: %d\n%s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "warning") || !strings.Contains(errOut.String(), "line 3: routes[1]: never matches") {
+		t.Errorf("serve -check printed no warning for the shadowed route:\n%s", errOut.String())
+	}
+}
+
+// SIGHUP reloads: a changed file is served, a broken one is refused and
+// the old configuration keeps serving.
+func TestServeReloadOnSIGHUP(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.URL.Path) }))
+	defer up.Close()
+	cfg := filepath.Join(t.TempDir(), "bulwark.yaml")
+	write := func(route string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte("upstream: "+up.URL+"\nroutes: [{path: "+route+", auth: none}]\naudit: {output: stderr}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("/one/")
+	hup := make(chan os.Signal, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan net.Addr, 1)
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- serveMain(ctx, serveOptions{configFile: cfg, listen: "127.0.0.1:0", reload: hup, listening: func(pub, _ net.Addr) { addrc <- pub }}, io.Discard, &stderr)
+	}()
+	base := "http://" + (<-addrc).String()
+	status := func(path string) int {
+		res, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	reload := func(want string) {
+		t.Helper()
+		hup <- syscall.SIGHUP
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(stderr.String(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q after SIGHUP:\n%s", want, stderr.String())
+			}
+			time.Sleep(10 * time.Millisecond) // the reload runs on its own goroutine
+		}
+	}
+	write("/two/")
+	reload("configuration reloaded")
+	if status("/two/x") != 200 || status("/one/x") != 404 {
+		t.Errorf("after SIGHUP the new routes are not served")
+	}
+	write("/three/ with a broken: [")
+	reload("reload failed")
+	if status("/two/x") != 200 {
+		t.Errorf("a broken file replaced the configuration")
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited with %d", code)
+	}
 }
