@@ -260,8 +260,8 @@ func (l *Limiter) check(r *http.Request, now time.Time, d *Decision) error {
 		p := &l.policies[i]
 		s, missing := subject(l.sk, p.Key, r)
 		if missing != nil {
-			if p.Optional {
-				subjects[i] = 0 // does not apply
+			if p.Optional || p.Shadow {
+				subjects[i] = 0 // does not apply; a dry run never refuses
 				continue
 			}
 			return &MissingKeyError{Policy: p.Name, Part: missing.name(), Deployment: missing.kind == partIP || missing.kind == partRoute}
@@ -271,7 +271,8 @@ func (l *Limiter) check(r *http.Request, now time.Time, d *Decision) error {
 	return l.decide(r.Context(), now, l.costOf(r), &subjects, d)
 }
 
-// decide runs the store for the policies whose subject is non-zero.
+// decide runs the store for the enforced policies whose subject is
+// non-zero, then, when they allowed, the shadow policies.
 func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subjects *[maxPolicies]uint64, d *Decision) error {
 	var limits [maxPolicies]Limit
 	n := 0
@@ -285,19 +286,28 @@ func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subject
 		n++
 	}
 	d.n, d.lim = n, l
-	out := d.res[:]
 	d.Allowed = true
-	if len(l.shadow) > 0 {
+	if n > 0 {
+		out := d.res[:n]
+		c := cost
+		allowed, err := l.take(ctx, l.store, now, c, limits[:n], out)
+		if err != nil {
+			err = l.storeFailed(ctx, now, c, limits[:n], out, d, err)
+		} else {
+			err = l.finish(ctx, allowed, out, d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// A shadow policy asks "what if it were enforced too": a request the
+	// enforced policies refused would have been charged to none of them,
+	// so it is not charged to the shadow policies either, and whatever
+	// they say only records.
+	if len(l.shadow) > 0 && d.Allowed {
 		l.runShadow(ctx, now, cost, subjects)
 	}
-	if n == 0 {
-		return nil
-	}
-	allowed, err := l.take(ctx, l.store, now, cost, limits[:n], out[:n])
-	if err != nil {
-		return l.storeFailed(ctx, now, cost, limits[:n], out[:n], d, err)
-	}
-	return l.finish(ctx, allowed, out[:n], d)
+	return nil
 }
 
 func (l *Limiter) take(ctx context.Context, s Store, now time.Time, cost int64, limits []Limit, out []Result) (ok bool, err error) {
@@ -401,8 +411,9 @@ func (l *Limiter) outcome(name string, o Outcome) {
 	}
 }
 
-// runShadow decides the shadow policies on their own and reports what
-// they would have refused.
+// runShadow decides the shadow policies on their own, for a request the
+// enforced policies allowed, and reports what they would have refused. It
+// changes nothing in the answer.
 func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subjects *[maxPolicies]uint64) {
 	var limits [maxPolicies]Limit
 	var out [maxPolicies]Result
@@ -439,14 +450,39 @@ func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subj
 	}
 }
 
-// Handler returns middleware that applies, in order: the process-wide
-// GlobalRate (503), the rate policies (429, with RateLimit headers on every
-// response a policy applied to), MaxBodyBytes (413) and the in-flight
-// limits (503). Refusals go to the ErrorHandler.
+// Handler returns middleware that applies, in order:
+//
+//  1. MaxBodyBytes to the declared Content-Length (413), and the in-flight
+//     limits (503): refusals that cost nothing, decided before anything is
+//     charged, so a refused request spends no one's budget;
+//  2. the rate policies (429, with RateLimit headers on every response a
+//     policy applied to);
+//  3. the process-wide GlobalRate (503), charged only for requests the
+//     policies allowed, so one client's 429s cannot drain it for everyone.
+//     It is checked before the policies too, without charging, so that
+//     load shedding does not spend the clients' budgets; a request that
+//     loses the last global token to a concurrent one between the two
+//     checks is shed after its policies were charged (the strict side).
+//
+// Refusals go to the ErrorHandler. The body of an allowed request is held
+// to MaxBodyBytes by [http.MaxBytesReader].
 func (l *Limiter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.maxBody > 0 && r.ContentLength > l.maxBody {
+			secevent.Emit(r.Context(), secevent.Event{Name: secevent.InputValidationFail, Reason: "request body too large"})
+			l.errh(w, r, &BodyTooLargeError{Limit: l.maxBody})
+			return
+		}
+		if l.inflight != nil {
+			key, cause := l.inflight.acquire(l.sk, r)
+			if cause != "" {
+				l.overload(w, r, cause)
+				return
+			}
+			defer l.inflight.release(key)
+		}
 		now := l.now()
-		if l.global != nil && !l.global.AllowN(now, 1) {
+		if l.global != nil && l.global.TokensAt(now) < 1 {
 			l.overload(w, r, "global_rate")
 			return
 		}
@@ -465,18 +501,9 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if l.maxBody > 0 && r.ContentLength > l.maxBody {
-			secevent.Emit(r.Context(), secevent.Event{Name: secevent.InputValidationFail, Reason: "request body too large"})
-			l.errh(w, r, &BodyTooLargeError{Limit: l.maxBody})
+		if l.global != nil && !l.global.AllowN(now, 1) {
+			l.overload(w, r, "global_rate")
 			return
-		}
-		if l.inflight != nil {
-			key, cause := l.inflight.acquire(l.sk, r)
-			if cause != "" {
-				l.overload(w, r, cause)
-				return
-			}
-			defer l.inflight.release(key)
 		}
 		if l.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 			r = r.WithContext(r.Context()) // a copy: the caller's request is not changed
