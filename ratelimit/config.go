@@ -109,7 +109,10 @@ type Config struct {
 	HashKey []byte
 
 	// Cost returns the cost of a request in units (values below 1 count as
-	// 1). Default: every request costs 1.
+	// 1). A cost above a policy's Burst can never be allowed and is refused
+	// with 429 and no Retry-After ([ErrCostTooHigh]), however large, on
+	// every store: a cost read from the request (?count=) is safe to use.
+	// Default: every request costs 1.
 	Cost func(r *http.Request) int64
 
 	// Exempt, if set, exempts requests for which it returns true from the

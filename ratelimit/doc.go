@@ -72,6 +72,12 @@
 // its own limit cannot starve everyone else of it). Shadow policies are
 // decided last, for allowed requests only, and only record.
 //
+// # Store failures
+//
+// What a policy does when its store fails is its [FailMode]. A store
+// error is never a refusal in disguise: a cost above the burst is refused
+// by the Limiter itself ("never", 429), whatever the store.
+//
 // # What it does not do
 //
 // It cannot tell many real clients behind one NAT apart, nor one client

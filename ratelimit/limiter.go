@@ -289,7 +289,7 @@ func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subject
 	d.Allowed = true
 	if n > 0 {
 		out := d.res[:n]
-		c := cost
+		c := clampCost(cost, limits[:n])
 		allowed, err := l.take(ctx, l.store, now, c, limits[:n], out)
 		if err != nil {
 			err = l.storeFailed(ctx, now, c, limits[:n], out, d, err)
@@ -308,6 +308,19 @@ func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subject
 		l.runShadow(ctx, now, cost, subjects)
 	}
 	return nil
+}
+
+// clampCost is the one validation of cost for every store: a cost above a
+// limit's burst can never be allowed, so any cost beyond the largest burst
+// is decided as that burst plus one (refused by every limit, "never"). No
+// store sees a cost it cannot represent (2^51 units and more were a Redis
+// error, which a FailOpen policy let through).
+func clampCost(cost int64, limits []Limit) int64 {
+	var most int64
+	for i := range limits {
+		most = max(most, limits[i].Burst)
+	}
+	return min(max(cost, 1), most+1)
 }
 
 func (l *Limiter) take(ctx context.Context, s Store, now time.Time, cost int64, limits []Limit, out []Result) (ok bool, err error) {
@@ -431,7 +444,7 @@ func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subj
 	if n == 0 {
 		return
 	}
-	allowed, err := l.take(ctx, l.store, now, cost, limits[:n], out[:n])
+	allowed, err := l.take(ctx, l.store, now, clampCost(cost, limits[:n]), limits[:n], out[:n])
 	if err != nil {
 		return // a dry run has nothing to fail
 	}

@@ -124,16 +124,19 @@ func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []
 		return false, 0, ratelimit.ErrInvalidTake
 	}
 	tooBig := false
+	var most int64
 	for i := range limits {
 		l := &limits[i]
 		if l.Interval < 1 || l.Burst < 1 || l.Burst > ratelimit.MaxTolerance/l.Interval || l.Burst > maxTauMicros/micros(l.Interval) {
 			return false, 0, ratelimit.ErrInvalidTake
 		}
 		tooBig = tooBig || cost > l.Burst
+		most = max(most, l.Burst)
 	}
-	if cost >= maxTauMicros {
-		return false, 0, ratelimit.ErrInvalidTake
-	}
+	// Any cost beyond the largest burst is refused alike ("never"), so it
+	// is decided as that burst plus one, which the script holds exactly
+	// (ratelimit's Limiter already does this for every store).
+	cost = min(cost, most+1)
 	var started time.Time
 	if s.deny != nil {
 		started = s.now()
