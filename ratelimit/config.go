@@ -23,7 +23,12 @@ const (
 	// FailLocal decides the policy with a per-process memory store instead,
 	// so each instance enforces the limit alone until the store is back.
 	FailLocal
-	// FailOpen lets the request through unlimited by this policy.
+	// FailOpen lets the request through unlimited by this policy when the
+	// store could not be asked (unreachable, timed out, circuit open). When
+	// the store answered that it could not record the charge
+	// ([ErrNotRecorded]: Redis full, for one), which a client can cause by
+	// flooding it with keys, the policy is decided locally as with
+	// FailLocal instead: FailOpen never means "no limit" to an attacker.
 	FailOpen
 )
 

@@ -76,7 +76,10 @@
 //
 // What a policy does when its store fails is its [FailMode]. A store
 // error is never a refusal in disguise: a cost above the burst is refused
-// by the Limiter itself ("never", 429), whatever the store.
+// by the Limiter itself ("never", 429), whatever the store, and a store
+// that answers but cannot record a charge ([ErrNotRecorded], Redis full)
+// gets FailOpen policies decided locally, not opened, since a client can
+// fill a store on purpose.
 //
 // # What it does not do
 //

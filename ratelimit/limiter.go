@@ -163,7 +163,9 @@ func New(cfg Config) (*Limiter, error) {
 			}
 			hdr = appendPolicyItem(hdr, p.Name, pp.quota, pp.window)
 		}
-		l.anyLocal = l.anyLocal || p.OnStoreError == FailLocal
+		// FailLocal needs a local store; so does FailOpen beside a shared
+		// store, for the answers that say the charge was not recorded.
+		l.anyLocal = l.anyLocal || p.OnStoreError == FailLocal || (p.OnStoreError == FailOpen && cfg.Store != nil)
 		l.policies = append(l.policies, pp)
 	}
 	l.policyHeader = []string{string(hdr)}
@@ -208,8 +210,8 @@ func New(cfg Config) (*Limiter, error) {
 		l.store = ms
 	}
 	if l.anyLocal {
-		// FailLocal needs a store of its own, even beside a memory store
-		// (which fails only when it is full or contended).
+		// The local store is a store of its own, even beside a memory
+		// store (which fails only when it is full or contended).
 		ms, err := NewMemoryStore(cfg.Memory)
 		if err == nil {
 			l.local = ms
@@ -382,11 +384,16 @@ func (l *Limiter) finish(ctx context.Context, allowed bool, out []Result, d *Dec
 	return lim
 }
 
-// storeFailed applies each policy's FailMode after a store error.
+// storeFailed applies each policy's FailMode after a store error. An
+// error that says the store answered but could not record the charge
+// ([ErrNotRecorded]) is one a client can cause (a key flood filling Redis):
+// FailOpen policies are then decided locally like FailLocal ones, never
+// opened.
 func (l *Limiter) storeFailed(ctx context.Context, now time.Time, cost int64, limits []Limit, out []Result, d *Decision, err error) error {
 	n := len(limits)
+	notRecorded := errors.Is(err, ErrNotRecorded)
 	for i := 0; i < n; i++ {
-		if p := &l.policies[d.idx[i]]; p.OnStoreError == FailClosed {
+		if p := &l.policies[d.idx[i]]; p.OnStoreError == FailClosed || l.local == nil && (p.OnStoreError == FailLocal || notRecorded) {
 			for j := 0; j < n; j++ {
 				l.outcome(l.policies[d.idx[j]].Name, FailedClosed)
 			}
@@ -394,11 +401,12 @@ func (l *Limiter) storeFailed(ctx context.Context, now time.Time, cost int64, li
 			return &UnavailableError{Policy: p.Name, Err: err}
 		}
 	}
-	// Keep the FailLocal policies; FailOpen ones no longer apply.
+	// Keep the FailLocal policies; FailOpen ones no longer apply, unless
+	// the store said the charge was not recorded.
 	k := 0
 	for i := 0; i < n; i++ {
 		p := &l.policies[d.idx[i]]
-		if p.OnStoreError == FailOpen {
+		if p.OnStoreError == FailOpen && !notRecorded {
 			l.outcome(p.Name, FailedOpen)
 			continue
 		}

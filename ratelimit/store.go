@@ -67,8 +67,11 @@ type Result struct {
 //
 // A refusal is never an error: a limit that refuses, for whatever reason the
 // store can tell from its state, is reported through out and false. An
-// error means no decision was made; the [Limiter] then applies each
-// policy's [FailMode].
+// error means the decision could not be made or kept; the [Limiter] then
+// applies each policy's [FailMode]. An error wrapping [ErrNotRecorded]
+// says the store answered but the charge of an allowing decision could not
+// be written (nothing was); FailOpen policies are then decided locally,
+// not opened.
 type Store interface {
 	Take(ctx context.Context, now time.Time, cost int64, limits []Limit, out []Result) (bool, error)
 }

@@ -38,6 +38,15 @@ var (
 	// (another program wrote the store's keys, or a proxy mangled the
 	// reply).
 	ErrBadReply = errors.New("redisstore: unexpected reply from Redis")
+	// ErrWriteRefused: every limit allowed the request, but Redis refused
+	// to write the charge: OOM (used memory over maxmemory with
+	// maxmemory-policy noeviction), MISCONF, READONLY or NOREPLICAS. Nothing
+	// was written. It matches ratelimit.ErrNotRecorded, so the Limiter
+	// decides FailOpen and FailLocal policies locally and answers 503 for
+	// FailClosed ones: a client flooding Redis with keys until it is full
+	// must not switch FailOpen limits off. Redis did answer, so it does not
+	// count towards the circuit breaker.
+	ErrWriteRefused = fmt.Errorf("redisstore: Redis refused to write the charge: %w", ratelimit.ErrNotRecorded)
 )
 
 // Store is a [ratelimit.Store] on Redis: every instance of a fleet that
@@ -162,7 +171,15 @@ func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []
 		s.br.abandon(probe)
 		return false, 0, err
 	}
-	s.br.done(probe, err)
+	// A refused write is an answer: Redis is there, so the breaker does
+	// not count it (an open breaker would turn it into ErrCircuitOpen,
+	// which FailOpen lets through).
+	s.br.done(probe, func() error {
+		if errors.Is(err, ErrWriteRefused) {
+			return nil
+		}
+		return err
+	}())
 	if err != nil {
 		return false, 0, err
 	}
@@ -291,6 +308,9 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	}
 	if mode == modeRefund {
 		return true, 0, nil
+	}
+	if len(vals) == 3+4*len(limits) && vals[1] == 2 {
+		return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(vals[len(vals)-1]))
 	}
 	if len(vals) != 2+4*len(limits) {
 		return false, 0, ErrBadReply
