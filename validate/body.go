@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -76,11 +77,22 @@ func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *
 		defer func() { _ = fr.Close() }()
 		body = fr
 	}
-	bp := v.getBuf(r.ContentLength)
+	// The buffer grows with the bytes that arrive, never ahead of them: a
+	// client declaring 1 MiB and sending one byte holds one small buffer.
+	// One byte past the most the body may be tells an oversized body.
+	most := v.maxBody + 1
+	if coding == "" && r.ContentLength >= 0 {
+		most = min(most, r.ContentLength+1) // a server's body is never longer than declared
+	}
+	bp := v.getBuf()
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			if most <= int64(len(buf)) {
+				most = v.maxBody + 1 // longer than declared (not from net/http's server)
+			}
+			grow := min(int64(max(cap(buf), firstBuf)), most-int64(len(buf)))
+			buf = slices.Grow(buf, int(grow)) // #nosec G115 -- grow <= MaxBodyBytes+1 <= 1 GiB+1
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -133,21 +145,21 @@ func (v *Validator) contentCoding(lines []string) (string, *InputError) {
 	return coding, nil
 }
 
-const maxPooledBuf = 256 << 10
+const (
+	// firstBuf is the first read buffer's size, and the least a buffer
+	// grows by; it doubles from there as data arrives.
+	firstBuf = 4 << 10
+	// maxPooledBuf is the largest buffer kept for reuse.
+	maxPooledBuf = 256 << 10
+)
 
-func (v *Validator) getBuf(contentLength int64) *[]byte {
+// getBuf returns an empty body buffer: a pooled one, or none at all yet
+// (readBody grows it as the body arrives).
+func (v *Validator) getBuf() *[]byte {
 	if bp, ok := v.bufs.Get().(*[]byte); ok {
-		if contentLength > 0 && int64(cap(*bp)) < contentLength+1 {
-			*bp = make([]byte, 0, contentLength+1)
-		}
 		return bp
 	}
-	n := int64(4096)
-	if contentLength > 0 {
-		n = contentLength + 1
-	}
-	b := make([]byte, 0, n)
-	return &b
+	return new([]byte)
 }
 
 func (v *Validator) putBuf(bp *[]byte) {

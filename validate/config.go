@@ -37,7 +37,9 @@ const (
 type Config struct {
 	// MaxBodyBytes caps the request body, as sent and (when a content coding
 	// is allowed) as decoded. A request declaring a larger Content-Length is
-	// refused with 413 before its body is read. Default 1 MiB; at most 1 GiB.
+	// refused with 413 before its body is read. Memory is taken as the body
+	// arrives, never ahead of it, up to this cap. Default 1 MiB; at most
+	// 1 GiB.
 	MaxBodyBytes int64
 
 	// MaxDepth caps the nesting of arrays and objects. Default 32; at most 1000.

@@ -14,8 +14,11 @@
 //   - The body is capped ([Config.MaxBodyBytes], default 1 MiB): a larger
 //     Content-Length is refused with 413 before any byte is read, and
 //     [http.MaxBytesReader] stops a chunked or lying body; a compressed body
-//     is held to the same cap once decoded (gzip bombs). A read deadline is
-//     set through [http.ResponseController] (slow bodies get 408).
+//     is held to the same cap once decoded (gzip bombs). Memory follows the
+//     bytes that arrive, not the length declared: the buffer starts small
+//     and doubles as data comes in, so slow clients declaring 1 MiB each
+//     hold a few KiB each. A read deadline is set through
+//     [http.ResponseController] (slow bodies get 408).
 //   - A strict pre-pass over the tokens refuses what encoding/json would
 //     accept silently: duplicate keys ({"role":"user","role":"admin"} would
 //     otherwise make the last one win), keys that match a field only
