@@ -1,8 +1,8 @@
 package validate
 
 import (
-	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"io"
 	"mime"
@@ -13,13 +13,17 @@ import (
 	"time"
 )
 
-// checkContentType accepts application/json and application/*+json with no
-// parameters other than charset=utf-8 (in any case).
-func checkContentType(ct string) *InputError {
-	if ct == "" {
+// checkContentType accepts one Content-Type field line, application/json
+// or application/*+json with no parameters other than charset=utf-8 (in
+// any case). Several lines are refused, whatever they say: Content-Type is
+// a singleton field (RFC 9110 section 5.3), and a checker that read one of
+// them while the next hop reads another (or joins them) would pass what it
+// never checked.
+func checkContentType(lines []string) *InputError {
+	if len(lines) != 1 || lines[0] == "" {
 		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(lines[0])
 	if err != nil {
 		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 	}
@@ -39,7 +43,7 @@ func checkContentType(ct string) *InputError {
 // to v.maxBody as sent and as decoded. The returned buffer comes from the
 // pool; the caller returns it with v.putBuf.
 func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *InputError) {
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	if err := checkContentType(r.Header.Values("Content-Type")); err != nil {
 		return nil, err
 	}
 	coding, ierr := v.contentCoding(r.Header.Values("Content-Encoding"))
@@ -73,9 +77,17 @@ func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *
 		defer func() { _ = zr.Close() }()
 		body = zr
 	case "deflate":
-		fr := flate.NewReader(body)
-		defer func() { _ = fr.Close() }()
-		body = fr
+		// RFC 9110 section 8.4.1.2: "deflate" is the zlib format (RFC 1950),
+		// a DEFLATE stream in a header and an Adler-32 checksum. Raw
+		// DEFLATE, which some old servers sent in responses, is refused: a
+		// request body has no such legacy, and zlib's checksum proves the
+		// body decoded whole.
+		zr, err := zlib.NewReader(body)
+		if err != nil {
+			return nil, readErr(err)
+		}
+		defer func() { _ = zr.Close() }()
+		body = zr
 	}
 	// The buffer grows with the bytes that arrive, never ahead of them: a
 	// client declaring 1 MiB and sending one byte holds one small buffer.

@@ -65,9 +65,11 @@ type Config struct {
 	ReadTimeout time.Duration
 
 	// ContentEncodings lists the content codings accepted besides identity:
-	// "gzip" and "deflate" are supported. Default none: a request with any
-	// other Content-Encoding is refused with 415. The decoded body is held to
-	// MaxBodyBytes, so a compression bomb is refused with 413.
+	// "gzip" and "deflate" are supported, "deflate" being the zlib format
+	// (RFC 9110 section 8.4.1.2; raw DEFLATE is refused with 400). Default
+	// none: a request with any other Content-Encoding is refused with 415.
+	// The decoded body is held to MaxBodyBytes, so a compression bomb is
+	// refused with 413.
 	ContentEncodings []string
 
 	// Rules registers custom validation rules by tag name, in addition to

@@ -8,9 +8,12 @@
 // bodies, and encoding/json is lenient in ways attackers use. A [Decoder]
 // closes each gap before decoding:
 //
-//   - Content-Type must be application/json or application/*+json, with no
-//     charset or charset=utf-8 (else 415). A Content-Encoding other than
-//     identity is refused (415) unless listed in [Config.ContentEncodings].
+//   - Content-Type must be one field line, application/json or
+//     application/*+json, with no charset or charset=utf-8 (else 415): a
+//     second line is refused, not ignored. A Content-Encoding other than
+//     identity is refused (415) unless listed in [Config.ContentEncodings];
+//     "deflate" is the zlib format of RFC 9110 section 8.4.1.2 (raw DEFLATE
+//     is refused).
 //   - The body is capped ([Config.MaxBodyBytes], default 1 MiB): a larger
 //     Content-Length is refused with 413 before any byte is read, and
 //     [http.MaxBytesReader] stops a chunked or lying body; a compressed body
