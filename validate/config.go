@@ -72,6 +72,19 @@ type Config struct {
 	// refused with 413.
 	ContentEncodings []string
 
+	// DangerouslyTrustUnmarshalers lists struct types with their own
+	// UnmarshalJSON whose JSON objects the strict pre-pass must not hold to
+	// their fields, given as values (Money{}, not reflect types). By default
+	// a struct type with its own UnmarshalJSON is checked like any other
+	// when its JSON is an object: each key exactly one of its JSON field
+	// names, no unknown or case-variant keys, since the usual method
+	// decodes into those fields with encoding/json's leniency. List a type
+	// here only when its method accepts other keys than its fields and is
+	// strict itself: its objects are then checked only for duplicate keys,
+	// UTF-8, depth and size, and its method alone decides which keys it
+	// takes. Default none.
+	DangerouslyTrustUnmarshalers []any
+
 	// Rules registers custom validation rules by tag name, in addition to
 	// go-playground/validator's built-in ones. A name that is empty, reserved
 	// by the validator or contains ",", "|" or "=" is a configuration error.
@@ -113,8 +126,9 @@ type Validator struct {
 	onError   problem.ErrorHandler
 	now       func() time.Time
 	rules     *validator.Validate
-	bufs      sync.Pool // *[]byte body buffers
-	decoders  sync.Map  // reflect.Type -> *cached (for DecodeJSON / DecodeQuery)
+	trusted   map[reflect.Type]bool // DangerouslyTrustUnmarshalers
+	bufs      sync.Pool             // *[]byte body buffers
+	decoders  sync.Map              // reflect.Type -> *cached (for DecodeJSON / DecodeQuery)
 }
 
 // New checks cfg and returns a [Validator]. Every problem found is returned,
@@ -167,6 +181,24 @@ func New(cfg Config) (*Validator, error) {
 			v.encodings[e] = true
 		default:
 			bad("ContentEncodings", enc, `unsupported content coding; want "gzip" or "deflate"`)
+		}
+	}
+	for i, x := range cfg.DangerouslyTrustUnmarshalers {
+		t := reflect.TypeOf(x)
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		field := fmt.Sprintf("DangerouslyTrustUnmarshalers[%d]", i)
+		switch {
+		case t == nil:
+			bad(field, x, "is nil; give a value of the type, such as Money{}")
+		case t.Kind() != reflect.Struct || !reflect.PointerTo(t).Implements(jsonUnmarshalerType):
+			bad(field, t.String(), "is not a struct type with its own UnmarshalJSON: nothing to trust")
+		default:
+			if v.trusted == nil {
+				v.trusted = map[reflect.Type]bool{}
+			}
+			v.trusted[t] = true
 		}
 	}
 

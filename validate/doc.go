@@ -24,7 +24,10 @@
 //     [http.ResponseController] (slow bodies get 408).
 //   - A strict pre-pass over the tokens refuses what encoding/json would
 //     accept silently: duplicate keys ({"role":"user","role":"admin"} would
-//     otherwise make the last one win), keys that match a field only
+//     otherwise make the last one win), compared as the target decodes them
+//     ("1" and "01" are one key of a map[int]T, two spellings of an address
+//     one key of a map[netip.Addr]T, a TextUnmarshaler key type decides for
+//     its own), keys that match a field only
 //     case-insensitively ("ROLE", or "ſkip" folding to "skip"), keys that
 //     match no field (mass assignment), invalid UTF-8 and unpaired surrogate
 //     escapes (otherwise replaced by U+FFFD), trailing data after the
@@ -32,6 +35,15 @@
 //     values than [Config.MaxValues] (a 1 MiB "[0,0,…]" decoded into any
 //     costs about 44 MiB), objects wider than [Config.MaxObjectKeys] and
 //     strings longer than [Config.MaxStringBytes]. All of these answer 400.
+//   - Struct types with their own UnmarshalJSON are held to their fields
+//     like any other when their JSON is an object, since the usual method
+//     decodes into those fields with encoding/json's leniency (it would
+//     take "ROLE" for "role" and drop unknown keys). A type whose object
+//     keys differ from its fields, and whose method checks them itself, is
+//     exempted by name in [Config.DangerouslyTrustUnmarshalers]; its objects
+//     are then checked only for duplicate keys, UTF-8, depth and size. Other
+//     types with their own methods (json.RawMessage, a map type) decide
+//     their JSON alone, under those same checks.
 //   - The document is then decoded into T with unknown fields rejected and
 //     numbers bound for interface values kept exact as [encoding/json.Number].
 //   - Rules from go-playground/validator struct tags run next (422 on
