@@ -53,7 +53,9 @@
 //     start-up rather than a panic on the first request. "required" means
 //     present in the body: a present false, 0 or "" satisfies it and is then
 //     checked against the field's other rules, where go-playground/validator
-//     alone would report it missing. Custom rules are registered through
+//     alone would report it missing. Rules that compare fields (eqfield,
+//     gtfield, required_with, …) name the other field by its JSON Pointer
+//     too ("must equal /password"). Custom rules are registered through
 //     [Config.Rules].
 //
 // Every refusal is an [*InputError] wrapping one of the package's sentinels
