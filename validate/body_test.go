@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,10 +16,14 @@ import (
 // The checks on a body before it is decoded: its media type and its
 // content coding.
 
-func gzipped(t *testing.T, data []byte) []byte {
+// compressed returns data written through the compressor newWriter makes.
+func compressed(t *testing.T, data []byte, newWriter func(io.Writer) (io.WriteCloser, error)) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	zw, err := newWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := zw.Write(data); err != nil {
 		t.Fatal(err)
 	}
@@ -26,6 +31,10 @@ func gzipped(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+func gzipped(t *testing.T, data []byte) []byte {
+	return compressed(t, data, func(w io.Writer) (io.WriteCloser, error) { return gzip.NewWriter(w), nil })
 }
 
 func TestGzipBomb(t *testing.T) {
@@ -126,32 +135,10 @@ func TestSecondContentTypeLineRefused(t *testing.T) {
 // MaxBodyBytes once decoded.
 func TestDeflateBodyIsZlib(t *testing.T) {
 	zlibbed := func(data []byte) []byte {
-		var b bytes.Buffer
-		zw, err := zlib.NewWriterLevel(&b, zlib.BestCompression)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := zw.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
+		return compressed(t, data, func(w io.Writer) (io.WriteCloser, error) { return zlib.NewWriterLevel(w, zlib.BestCompression) })
 	}
 	rawDeflated := func(data []byte) []byte {
-		var b bytes.Buffer
-		fw, err := flate.NewWriter(&b, flate.BestCompression)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := fw.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		if err := fw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return b.Bytes()
+		return compressed(t, data, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestCompression) })
 	}
 	hs := newHarness(t, validate.Config{ContentEncodings: []string{"deflate"}, MaxBodyBytes: 64 << 10})
 	request := func(body []byte) *http.Request {

@@ -34,14 +34,7 @@ type grantsDoc struct {
 // "2001:DB8:0::1" one netip.Addr, and the last one silently won
 // ({"1":"read","01":"admin"} granted admin).
 func TestDuplicateMapKeysAsTheTargetDecodesThem(t *testing.T) {
-	v, err := validate.New(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := validate.NewDecoder[grantsDoc](v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDecoder[grantsDoc](t, validate.Config{})
 	for _, tc := range []struct {
 		body string
 		want error
@@ -110,14 +103,7 @@ type claimsDoc struct {
 // an object (the case variant "ROLE", an unknown key); its method still
 // decodes it.
 func TestCustomUnmarshalerObjectsHeldToTheirFields(t *testing.T) {
-	v, err := validate.New(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := validate.NewDecoder[claimsDoc](v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDecoder[claimsDoc](t, validate.Config{})
 	for _, tc := range []struct {
 		body string
 		want error
@@ -182,25 +168,11 @@ type placeDoc struct {
 // that has no UnmarshalJSON of its own, or nil, is a configuration error.
 func TestDangerouslyTrustUnmarshalers(t *testing.T) {
 	const body = `{"at":{"lat":52.5,"lng":13.4}}`
-	strict, err := validate.New(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := validate.NewDecoder[placeDoc](strict)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := newDecoder[placeDoc](t, validate.Config{})
 	if _, err := ds.DecodeBytes([]byte(body)); !errorsIs(err, validate.ErrUnknownField) {
 		t.Errorf("strict: DecodeBytes(%s) = %v, want ErrUnknownField", body, err)
 	}
-	trusting, err := validate.New(validate.Config{DangerouslyTrustUnmarshalers: []any{geoPoint{}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dt, err := validate.NewDecoder[placeDoc](trusting)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dt := newDecoder[placeDoc](t, validate.Config{DangerouslyTrustUnmarshalers: []any{geoPoint{}}})
 	if got, err := dt.DecodeBytes([]byte(body)); err != nil || got.At.Latitude != 52.5 {
 		t.Errorf("trusted: DecodeBytes(%s) = %+v, %v; want it decoded by the type's method", body, got, err)
 	}
@@ -211,7 +183,7 @@ func TestDangerouslyTrustUnmarshalers(t *testing.T) {
 		t.Error("trusted, unknown key: accepted; the type's own method refuses it")
 	}
 
-	_, err = validate.New(validate.Config{DangerouslyTrustUnmarshalers: []any{nil, account{}, 3, &geoPoint{}}})
+	_, err := validate.New(validate.Config{DangerouslyTrustUnmarshalers: []any{nil, account{}, 3, &geoPoint{}}})
 	var fields []string
 	for _, e := range unjoin(err) {
 		var ce *validate.ConfigError

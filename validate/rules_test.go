@@ -44,14 +44,7 @@ type signupRow struct {
 // /password"), never by its Go name ("must equal Password"), which tells
 // the client nothing and the attacker about the code.
 func TestCrossFieldRulesNameJSONMembers(t *testing.T) {
-	v, err := validate.New(validate.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := validate.NewDecoder[signup](v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDecoder[signup](t, validate.Config{})
 	const valid = `"password":"longenough","password_confirmation":"longenough","start_at":1,"end_at":2`
 	for _, tc := range []struct {
 		body    string

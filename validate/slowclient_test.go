@@ -54,14 +54,7 @@ func TestSlowClientsCannotReserveMemoryByDeclaringIt(t *testing.T) {
 		declared = 1 << 20
 		more     = 48 << 10
 	)
-	v, err := validate.New(validate.Config{ReadTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := validate.NewDecoder[account](v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newDecoder[account](t, validate.Config{ReadTimeout: time.Minute})
 	asked := make(chan ask, clients)
 	done := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
