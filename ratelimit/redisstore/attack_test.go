@@ -268,3 +268,57 @@ func TestKeyFloodCannotLiftALimit(t *testing.T) {
 	}
 	t.Logf("%d flood keys, %d writes refused, db0: %s", next.Load(), notRecorded.Load(), redisInfo(t, c, "keyspace", "db0"))
 }
+
+// TestReplicaRefusingWritesCannotFailOpen: after a failover the client may
+// still talk to the old primary, now a replica, which refuses every write
+// with READONLY. As with a full Redis, that is an answer: FailOpen
+// policies are decided locally (the burst holds) and the store reports
+// ErrWriteRefused, which does not open the circuit breaker.
+func TestReplicaRefusingWritesCannotFailOpen(t *testing.T) {
+	primary, _ := singleClient(t)
+	_, c := singleClient(t)
+	var mu sync.Mutex
+	var storeErrs []error
+	store := newStore(t, redisstore.Config{Client: c})
+	l, err := ratelimit.New(ratelimit.Config{
+		Store: store, HashKey: hashKey,
+		Policies: []ratelimit.Policy{{Name: "p", Quota: 3, Period: time.Hour, OnStoreError: ratelimit.FailOpen, Key: []ratelimit.KeyPart{ratelimit.ClientIP()}}},
+		Hooks: ratelimit.Hooks{OnStoreLatency: func(_ time.Duration, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			storeErrs = append(storeErrs, err)
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(primary.Addr, ":")
+	ctx := context.Background()
+	if err := c.ReplicaOf(ctx, host, port).Err(); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	allowed := 0
+	for i := range 20 {
+		d, err := l.TakeKey(ctx, "fresh", 1)
+		switch {
+		case err == nil && d.Allowed:
+			allowed++
+		case errors.Is(err, ratelimit.ErrLimited):
+		default:
+			t.Fatalf("request %d to a replica: %+v, %v", i, d, err)
+		}
+	}
+	if allowed != 3 {
+		t.Errorf("a fresh key against a replica: %d of 20 allowed, want the local burst of 3", allowed)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(storeErrs) != 20 {
+		t.Fatalf("%d store calls for 20 decisions", len(storeErrs))
+	}
+	for i, err := range storeErrs {
+		if !errors.Is(err, redisstore.ErrWriteRefused) || !errors.Is(err, ratelimit.ErrNotRecorded) {
+			t.Fatalf("store call %d: %v, want ErrWriteRefused (every call reaches Redis: no open breaker)", i, err)
+		}
+	}
+}

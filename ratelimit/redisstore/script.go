@@ -119,7 +119,9 @@ for i = 1, n do
   local r = redis.pcall('SET', KEYS[i], string.format('%d', nt), 'PX', math.max(minttl, math.ceil((nt - now) / 1000)))
   if type(r) == 'table' and r.err then
     if i > 1 then
-      return redis.error_reply(r.err) -- cannot happen: only a first write is refused
+      -- Cannot happen: Redis refuses only a script's first write. Not
+      -- reported as a refused write, since earlier ones were made.
+      return redis.error_reply('bulwark: write refused after the first: ' .. r.err)
     end
     local code = 0
     for c, prefix in ipairs({'OOM', 'MISCONF', 'READONLY', 'NOREPLICAS'}) do
@@ -133,18 +135,42 @@ end
 return out
 `
 
+// The script's codes for a refused write (the index in its list 'OOM',
+// 'MISCONF', 'READONLY', 'NOREPLICAS'), and the error prefix by which
+// Redis refuses it.
+const (
+	refusedOOM = iota + 1
+	refusedMisconf
+	refusedReadOnly
+	refusedNoReplicas
+)
+
+func refusalPrefix(code int64) string {
+	switch code {
+	case refusedOOM:
+		return "OOM"
+	case refusedMisconf:
+		return "MISCONF"
+	case refusedReadOnly:
+		return "READONLY"
+	case refusedNoReplicas:
+		return "NOREPLICAS"
+	}
+	return ""
+}
+
 // writeRefusal names the refusal code of a reply whose allowed is 2: why
 // Redis did not write the charge. Fixed words only; Redis's own text is
 // not passed on.
 func writeRefusal(code int64) string {
 	switch code {
-	case 1:
+	case refusedOOM:
 		return "OOM: used memory is over maxmemory (maxmemory-policy noeviction)"
-	case 2:
+	case refusedMisconf:
 		return "MISCONF: writes stopped after a failed RDB save"
-	case 3:
+	case refusedReadOnly:
 		return "READONLY: the server is a replica"
-	case 4:
+	case refusedNoReplicas:
 		return "NOREPLICAS: not enough replicas to accept writes"
 	}
 	return "write refused"

@@ -174,12 +174,11 @@ func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []
 	// A refused write is an answer: Redis is there, so the breaker does
 	// not count it (an open breaker would turn it into ErrCircuitOpen,
 	// which FailOpen lets through).
-	s.br.done(probe, func() error {
-		if errors.Is(err, ErrWriteRefused) {
-			return nil
-		}
-		return err
-	}())
+	berr := err
+	if errors.Is(err, ErrWriteRefused) {
+		berr = nil
+	}
+	s.br.done(probe, berr)
 	if err != nil {
 		return false, 0, err
 	}
@@ -304,6 +303,11 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	}
 	vals, err := s.script.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
+		if code := refusedCommand(err); code != 0 {
+			// Redis refused the whole call before the script ran (a Redis
+			// or proxy that checks writes up front): nothing was written.
+			return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(code))
+		}
 		return false, 0, fmt.Errorf("redisstore: %w", err)
 	}
 	if mode == modeRefund {
@@ -328,6 +332,17 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 		}
 	}
 	return vals[1] == 1, vals[0], nil
+}
+
+// refusedCommand returns the writeRefusal code of an error reply that
+// refuses a write (OOM, MISCONF, READONLY, NOREPLICAS), or 0.
+func refusedCommand(err error) int64 {
+	for code := int64(refusedOOM); code <= refusedNoReplicas; code++ {
+		if redis.HasErrorPrefix(err, refusalPrefix(code)+" ") {
+			return code
+		}
+	}
+	return 0
 }
 
 // appendKey appends the Redis key of l: the prefix, the subject as the
