@@ -113,7 +113,11 @@ type Config struct {
 	// "a.b.example.com"), or IP literals. Matching ignores case, a
 	// trailing dot and the port. Other hosts get 421 Misdirected Request,
 	// which stops DNS rebinding and Host-header poisoning of generated
-	// links. Default empty: every host is served.
+	// links. Every host a request names is checked: the Host header (what
+	// the handler reads as r.Host) and, from a trusted proxy, every element
+	// of X-Forwarded-Host and every host= of Forwarded. Behind a proxy that
+	// rewrites Host to its upstream's name, list that name too (or have the
+	// proxy pass the original Host). Default empty: every host is served.
 	AllowedHosts []string
 
 	// CSP is the API profile's Content-Security-Policy, checked by

@@ -40,18 +40,24 @@ func TestRequestContextPreserved(t *testing.T) {
 }
 
 func TestCheckDoesNotAllocate(t *testing.T) {
-	h := mustNew(t, headers.Config{
-		RequireHTTPS: true, AllowedHosts: []string{"a.example", "*.example.com"},
-		TrustedProxies: prefixes("10.0.0.0/8"), ProxyHeader: headers.Forwarded,
-	})
-	r := request("GET", "http://x.example.com/", false)
-	r.RemoteAddr = proxyAddr
-	r.Header.Set("Forwarded", "for=192.0.2.1;host=x.example.com;proto=https")
-	if err := h.Check(r); err != nil {
-		t.Fatalf("Check = %v", err)
-	}
-	if n := testing.AllocsPerRun(100, func() { _ = h.Check(r) }); n != 0 {
-		t.Errorf("Check allocates %v times, want 0", n)
+	for _, tc := range []struct{ proxyHeader, header, value string }{
+		{headers.Forwarded, "Forwarded", "for=192.0.2.1;host=x.example.com;proto=https"},
+		{headers.XForwardedProto, "X-Forwarded-Host", "a.example, x.example.com"},
+	} {
+		h := mustNew(t, headers.Config{
+			RequireHTTPS: true, AllowedHosts: []string{"a.example", "*.example.com"},
+			TrustedProxies: prefixes("10.0.0.0/8"), ProxyHeader: tc.proxyHeader,
+		})
+		r := request("GET", "http://x.example.com/", false)
+		r.RemoteAddr = proxyAddr
+		r.Header.Set(tc.header, tc.value)
+		r.Header.Set("X-Forwarded-Proto", "https")
+		if err := h.Check(r); err != nil {
+			t.Fatalf("%s: Check = %v", tc.header, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = h.Check(r) }); n != 0 {
+			t.Errorf("%s: Check allocates %v times, want 0", tc.header, n)
+		}
 	}
 }
 

@@ -23,7 +23,9 @@
 //   - Fingerprinting: Server, X-Powered-By and similar headers are removed,
 //     whether the handler or a reverse-proxied upstream set them.
 //   - DNS rebinding and Host-header poisoning: with [Config.AllowedHosts],
-//     other hosts get 421 Misdirected Request.
+//     other hosts get 421 Misdirected Request. Every host a request names
+//     is checked, the Host header and each host a trusted proxy forwarded,
+//     so that whichever one the handler or a framework reads was allowed.
 //
 // # Two profiles, chosen per response
 //

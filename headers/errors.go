@@ -9,8 +9,8 @@ import (
 
 // Sentinel errors, for errors.Is.
 var (
-	// ErrHostNotAllowed: the request's Host (or the host a trusted proxy
-	// forwarded) is not in [Config.AllowedHosts]. Answered with 421
+	// ErrHostNotAllowed: the request's Host, or a host a trusted proxy
+	// forwarded, is not in [Config.AllowedHosts]. Answered with 421
 	// Misdirected Request.
 	ErrHostNotAllowed = errors.New("headers: host not allowed")
 

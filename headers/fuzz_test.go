@@ -156,3 +156,49 @@ func splitPort(h string) string {
 }
 
 var nonceRE = regexp.MustCompile(`'nonce-[A-Z2-7]{26}'`)
+
+// FuzzForwardedHosts: behind a trusted proxy, a request passes only if its
+// Host and every element of its X-Forwarded-Host would pass as a Host on
+// their own, whatever the proxy headers hold, and Check never panics.
+func FuzzForwardedHosts(f *testing.F) {
+	for _, s := range [][3]string{
+		{"api.example.com", "api.example.com", ""},
+		{"evil.example", "api.example.com", ""},
+		{"api.example.com", "evil.example, api.example.com", ""},
+		{"api.example.com", " ,api.example.com,, a.tenants.example.com ", "host=api.example.com"},
+		{"api.example.com", "", `for=192.0.2.1;host="api.example.com", host=evil.example`},
+		{"api.example.com", "", `host="unterminated`},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	h, err := headers.New(headers.Config{
+		AllowedHosts:   []string{"api.example.com", "*.tenants.example.com"},
+		TrustedProxies: prefixes("10.0.0.0/8"), ProxyHeader: headers.XForwardedProto,
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	alone := func(host string) bool {
+		r := request("GET", "/", true)
+		r.Host = host
+		return h.Check(r) == nil
+	}
+	f.Fuzz(func(t *testing.T, host, xfh, fwd string) {
+		r := request("GET", "/", true)
+		r.RemoteAddr = proxyAddr
+		r.Host = host
+		r.Header["X-Forwarded-Host"] = []string{xfh}
+		r.Header["Forwarded"] = []string{fwd}
+		if h.Check(r) != nil {
+			return
+		}
+		if !alone(host) {
+			t.Fatalf("Host %q passed behind the proxy but not alone", host)
+		}
+		for e := range strings.SplitSeq(xfh, ",") {
+			if e = strings.TrimSpace(e); e != "" && !alone(e) {
+				t.Fatalf("X-Forwarded-Host %q passed with element %q, which does not pass alone", xfh, e)
+			}
+		}
+	})
+}

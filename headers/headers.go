@@ -242,6 +242,46 @@ func (h *Headers) host(r *http.Request, peerTrusted bool) (host string, fromProx
 	return r.Host, false
 }
 
+// checkHosts checks every host the request names against the allow-list:
+// r.Host, which the handler reads, and, from a trusted proxy, every element
+// of X-Forwarded-Host and every host= of Forwarded, whichever ProxyHeader
+// names. A forwarded host does not stand in for r.Host, and the last
+// element does not stand in for the others: the next hop may read any of
+// them (frameworks take the first X-Forwarded-Host, others the last), and
+// a proxy that passes one through from the client lets the client choose
+// it. An invalid Forwarded element is refused.
+func (h *Headers) checkHosts(r *http.Request, peerTrusted bool) *HostError {
+	if !h.hosts.match(r.Host) {
+		return hostError(r.Host, false)
+	}
+	if !peerTrusted {
+		return nil
+	}
+	for _, v := range r.Header["X-Forwarded-Host"] {
+		for e := range strings.SplitSeq(v, ",") {
+			if e = strings.TrimSpace(e); e != "" && !h.hosts.match(e) {
+				return hostError(e, true)
+			}
+		}
+	}
+	var bad *HostError
+	forwarded.Walk(r.Header["Forwarded"], func(e forwarded.Element) bool {
+		if !e.Valid || e.Host != "" && !h.hosts.match(e.Host) {
+			bad = hostError(e.Host, true) // "" for an invalid element
+			return false
+		}
+		return true
+	})
+	return bad
+}
+
+func hostError(host string, fwd bool) *HostError {
+	if len(host) > 255 {
+		host = host[:255]
+	}
+	return &HostError{Host: host, Forwarded: fwd}
+}
+
 // lastListElement returns the last non-empty element of a comma-separated
 // header list: the one the nearest proxy wrote.
 func lastListElement(values []string) (string, bool) {
@@ -272,12 +312,8 @@ func (h *Headers) Check(r *http.Request) error {
 
 func (h *Headers) check(r *http.Request, peerTrusted, secure bool) error {
 	if len(h.hosts.patterns) > 0 {
-		host, fwd := h.host(r, peerTrusted)
-		if !h.hosts.match(host) {
-			if len(host) > 255 {
-				host = host[:255]
-			}
-			return &HostError{Host: host, Forwarded: fwd}
+		if he := h.checkHosts(r, peerTrusted); he != nil {
+			return he
 		}
 	}
 	if h.requireHTTPS && !secure {

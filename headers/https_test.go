@@ -230,7 +230,7 @@ func TestHostHeaderPoisoningRefused(t *testing.T) {
 
 // TestDNSRebindingRefused: a browser tricked into sending requests for an
 // attacker's name to this server's address is refused, with or without a
-// port; the forwarded host of a trusted proxy is what is checked.
+// port; the forwarded host of a trusted proxy is checked too.
 func TestDNSRebindingRefused(t *testing.T) {
 	h := mustNew(t, headers.Config{
 		AllowedHosts:   []string{"api.example.com", "*.tenants.example.com", "127.0.0.1", "[::1]"},
@@ -269,8 +269,10 @@ func TestDNSRebindingRefused(t *testing.T) {
 		{"Kelvin sign", h, "api.example.\u212aom", "", nil, false},
 		{"X-Forwarded-Host from untrusted peer ignored", h, "api.example.com", "", map[string]string{"X-Forwarded-Host": "evil.example"}, true},
 		{"X-Forwarded-Host from trusted proxy checked", h, "api.example.com", proxyAddr, map[string]string{"X-Forwarded-Host": "evil.example"}, false},
-		{"X-Forwarded-Host from trusted proxy allowed", h, "backend:8080", proxyAddr, map[string]string{"X-Forwarded-Host": "api.example.com"}, true},
-		{"Forwarded host from trusted proxy", fh, "backend:8080", proxyAddr, map[string]string{"Forwarded": `host=api.example.com;proto=https`}, true},
+		{"X-Forwarded-Host from trusted proxy allowed", h, "api.example.com", proxyAddr, map[string]string{"X-Forwarded-Host": "api.example.com"}, true},
+		{"X-Forwarded-Host from trusted proxy, unlisted Host", h, "backend:8080", proxyAddr, map[string]string{"X-Forwarded-Host": "api.example.com"}, false},
+		{"Forwarded host from trusted proxy", fh, "api.example.com", proxyAddr, map[string]string{"Forwarded": `host=api.example.com;proto=https`}, true},
+		{"Forwarded host from trusted proxy, unlisted Host", fh, "backend:8080", proxyAddr, map[string]string{"Forwarded": `host=api.example.com;proto=https`}, false},
 		{"Forwarded evil host from trusted proxy", fh, "api.example.com", proxyAddr, map[string]string{"Forwarded": `host=evil.example`}, false},
 		{"Forwarded garbage from trusted proxy", fh, "api.example.com", proxyAddr, map[string]string{"Forwarded": `host="api.example.com`}, false},
 	} {
@@ -320,5 +322,59 @@ func TestUpstreamFingerprintStripped(t *testing.T) {
 	}
 	if res.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Error("proxied response lacks the security headers")
+	}
+}
+
+// TestHostPoisoningBehindTrustedProxy: behind a trusted proxy, every host
+// the request names must be allowed, the Host the handler reads (r.Host)
+// as much as the proxy's forwarded host, and every element of a forwarded
+// list, not only the last: frameworks read the first X-Forwarded-Host, the
+// handler reads r.Host, and a proxy that passes either through from the
+// client lets the client choose it. Only the forwarded host used to be
+// checked, so Host: evil.example with X-Forwarded-Host: api.example.com
+// reached the handler with r.Host = "evil.example".
+func TestHostPoisoningBehindTrustedProxy(t *testing.T) {
+	xfh := mustNew(t, headers.Config{
+		AllowedHosts:   []string{"api.example.com", "lb.internal"},
+		TrustedProxies: prefixes("10.0.0.0/8"), ProxyHeader: headers.XForwardedProto,
+	})
+	fwd := mustNew(t, headers.Config{
+		AllowedHosts:   []string{"api.example.com", "lb.internal"},
+		TrustedProxies: prefixes("10.0.0.0/8"), ProxyHeader: headers.Forwarded,
+	})
+	for _, tc := range []struct {
+		name   string
+		h      *headers.Headers
+		host   string
+		header string
+		values []string
+		ok     bool
+	}{
+		{"Host chosen by the client, forwarded host allowed", xfh, "evil.example", "X-Forwarded-Host", []string{"api.example.com"}, false},
+		{"first of a forwarded list", xfh, "api.example.com", "X-Forwarded-Host", []string{"evil.example, api.example.com"}, false},
+		{"first of two forwarded lines", xfh, "api.example.com", "X-Forwarded-Host", []string{"evil.example", "api.example.com"}, false},
+		{"every element allowed", xfh, "api.example.com", "X-Forwarded-Host", []string{"api.example.com, lb.internal"}, true},
+		{"Host and forwarded host allowed", xfh, "lb.internal:8080", "X-Forwarded-Host", []string{"api.example.com"}, true},
+		{"X-Forwarded-Host beside Forwarded", fwd, "api.example.com", "X-Forwarded-Host", []string{"evil.example"}, false},
+		{"Forwarded: Host chosen by the client", fwd, "evil.example", "Forwarded", []string{"host=api.example.com;proto=https"}, false},
+		{"Forwarded: first element's host", fwd, "api.example.com", "Forwarded", []string{"host=evil.example, for=10.1.1.1;host=api.example.com"}, false},
+		{"Forwarded: garbage in an earlier element", fwd, "api.example.com", "Forwarded", []string{`host="evil, host=api.example.com`}, false},
+		{"Forwarded: every element allowed", fwd, "api.example.com", "Forwarded", []string{"for=192.0.2.1;host=api.example.com, for=10.1.1.1;host=lb.internal"}, true},
+		{"Forwarded beside X-Forwarded-Proto", xfh, "api.example.com", "Forwarded", []string{"host=evil.example"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := request("GET", "https://x/", true)
+			r.Host = tc.host
+			r.RemoteAddr = proxyAddr
+			r.Header[tc.header] = tc.values
+			var sawHost string
+			res := do(tc.h, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { sawHost = r.Host }), r)
+			if got := res.StatusCode != http.StatusMisdirectedRequest; got != tc.ok {
+				t.Errorf("Host %q, %s %q: status %d (the handler saw Host %q), want allowed=%v", tc.host, tc.header, tc.values, res.StatusCode, sawHost, tc.ok)
+			}
+			if err := tc.h.Check(r); (err == nil) != tc.ok || (err != nil && !errors.Is(err, headers.ErrHostNotAllowed)) {
+				t.Errorf("Check = %v, want allowed=%v", err, tc.ok)
+			}
+		})
 	}
 }

@@ -23,7 +23,12 @@ const (
 	// FailLocal decides the policy with a per-process memory store instead,
 	// so each instance enforces the limit alone until the store is back.
 	FailLocal
-	// FailOpen lets the request through unlimited by this policy.
+	// FailOpen lets the request through unlimited by this policy when the
+	// store could not be asked (unreachable, timed out, circuit open). When
+	// the store answered that it could not record the charge
+	// ([ErrNotRecorded]: Redis full, for one), which a client can cause by
+	// flooding it with keys, the policy is decided locally as with
+	// FailLocal instead: FailOpen never means "no limit" to an attacker.
 	FailOpen
 )
 
@@ -55,9 +60,13 @@ type Policy struct {
 	// OnStoreError is what the policy does when the store fails. Default
 	// [FailClosed].
 	OnStoreError FailMode
-	// Shadow runs the policy in dry-run mode: it is decided and charged
-	// separately, and what it would have refused is only counted (metrics
-	// hook) and emitted as an event; it never refuses and sends no headers.
+	// Shadow runs the policy in dry-run mode: after the enforced policies
+	// allowed a request, it is decided and charged separately, and what it
+	// would have refused is only counted (metrics hook) and emitted as an
+	// event. It never changes an answer: it never refuses, sends no
+	// headers, is skipped when its key cannot be formed (as if Optional)
+	// and when its store fails, and sees no request the enforced policies
+	// refused (enforced, it would not have been charged for those either).
 	Shadow bool
 }
 
@@ -105,7 +114,10 @@ type Config struct {
 	HashKey []byte
 
 	// Cost returns the cost of a request in units (values below 1 count as
-	// 1). Default: every request costs 1.
+	// 1). A cost above a policy's Burst can never be allowed and is refused
+	// with 429 and no Retry-After ([ErrCostTooHigh]), however large, on
+	// every store: a cost read from the request (?count=) is safe to use.
+	// Default: every request costs 1.
 	Cost func(r *http.Request) int64
 
 	// Exempt, if set, exempts requests for which it returns true from the
@@ -123,12 +135,16 @@ type Config struct {
 	// GlobalRate, when > 0, limits the whole process to this many requests
 	// per second with bursts of GlobalBurst (default: GlobalRate rounded
 	// up), unkeyed, with golang.org/x/time/rate: load shedding, answered
-	// with 503.
+	// with 503. It is charged only for requests the rate policies allowed
+	// (and exempt ones), so one client's refused requests cannot spend it
+	// for everyone; see [Limiter.Handler] for the order of the checks.
 	GlobalRate  rate.Limit
 	GlobalBurst int
 
 	// MaxInFlight, when > 0, is how many requests may be inside the next
-	// handler at once, in total. Over it: 503 with Retry-After.
+	// handler at once, in total (a request holds its slot from before its
+	// rate decision, so a request shed here is charged nothing). Over it:
+	// 503 with Retry-After.
 	MaxInFlight int
 	// MaxInFlightPerKey, when > 0, is how many requests of one key (by
 	// InFlightKey) may be in flight at once. Over it: 503 with Retry-After.
@@ -140,7 +156,7 @@ type Config struct {
 	OverloadRetryAfter time.Duration
 
 	// MaxBodyBytes, when > 0, limits request bodies: a larger declared
-	// Content-Length is refused with 413 before the next handler runs, and
+	// Content-Length is refused with 413 before anything is charged, and
 	// the body is wrapped in http.MaxBytesReader so that a chunked or
 	// lying body fails to read past the limit. Default 0: no limit here.
 	MaxBodyBytes int64

@@ -65,6 +65,22 @@
 // (draft-ietf-httpapi-ratelimit-headers-10, structured fields). Refusals
 // emit the secevent excess_rate_limit_exceeded.
 //
+// The checks run cheapest refusal first, and nothing is charged for a
+// request something else refuses: the declared body size and the in-flight
+// limits come before the rate policies, and the process-wide GlobalRate is
+// charged only for requests the policies allowed (a client hammering past
+// its own limit cannot starve everyone else of it). Shadow policies are
+// decided last, for allowed requests only, and only record.
+//
+// # Store failures
+//
+// What a policy does when its store fails is its [FailMode]. A store
+// error is never a refusal in disguise: a cost above the burst is refused
+// by the Limiter itself ("never", 429), whatever the store, and a store
+// that answers but cannot record a charge ([ErrNotRecorded], Redis full)
+// gets FailOpen policies decided locally, not opened, since a client can
+// fill a store on purpose.
+//
 // # What it does not do
 //
 // It cannot tell many real clients behind one NAT apart, nor one client

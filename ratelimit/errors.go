@@ -25,6 +25,14 @@ var (
 	ErrBodyTooLarge = errors.New("ratelimit: request body too large")
 	// ErrMissingKey: a policy's key could not be formed for the request.
 	ErrMissingKey = errors.New("ratelimit: request lacks the policy key")
+	// ErrNotRecorded is wrapped by a [Store]'s error when the store
+	// answered but could not record the charge of a decision that would
+	// have allowed the request: nothing was written (Redis refusing writes
+	// at maxmemory, for example). It is not "the store is unreachable": a
+	// client can cause it by flooding the store with keys, so the Limiter
+	// decides FailOpen policies locally then, like FailLocal ones, instead
+	// of letting the request through unlimited; FailClosed ones answer 503.
+	ErrNotRecorded = errors.New("ratelimit: the store could not record the charge")
 )
 
 // ConfigError describes one problem with a [Config]. [New] returns all of

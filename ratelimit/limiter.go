@@ -163,7 +163,9 @@ func New(cfg Config) (*Limiter, error) {
 			}
 			hdr = appendPolicyItem(hdr, p.Name, pp.quota, pp.window)
 		}
-		l.anyLocal = l.anyLocal || p.OnStoreError == FailLocal
+		// FailLocal needs a local store; so does FailOpen beside a shared
+		// store, for the answers that say the charge was not recorded.
+		l.anyLocal = l.anyLocal || p.OnStoreError == FailLocal || (p.OnStoreError == FailOpen && cfg.Store != nil)
 		l.policies = append(l.policies, pp)
 	}
 	l.policyHeader = []string{string(hdr)}
@@ -208,8 +210,8 @@ func New(cfg Config) (*Limiter, error) {
 		l.store = ms
 	}
 	if l.anyLocal {
-		// FailLocal needs a store of its own, even beside a memory store
-		// (which fails only when it is full or contended).
+		// The local store is a store of its own, even beside a memory
+		// store (which fails only when it is full or contended).
 		ms, err := NewMemoryStore(cfg.Memory)
 		if err == nil {
 			l.local = ms
@@ -260,8 +262,8 @@ func (l *Limiter) check(r *http.Request, now time.Time, d *Decision) error {
 		p := &l.policies[i]
 		s, missing := subject(l.sk, p.Key, r)
 		if missing != nil {
-			if p.Optional {
-				subjects[i] = 0 // does not apply
+			if p.Optional || p.Shadow {
+				subjects[i] = 0 // does not apply; a dry run never refuses
 				continue
 			}
 			return &MissingKeyError{Policy: p.Name, Part: missing.name(), Deployment: missing.kind == partIP || missing.kind == partRoute}
@@ -271,7 +273,8 @@ func (l *Limiter) check(r *http.Request, now time.Time, d *Decision) error {
 	return l.decide(r.Context(), now, l.costOf(r), &subjects, d)
 }
 
-// decide runs the store for the policies whose subject is non-zero.
+// decide runs the store for the enforced policies whose subject is
+// non-zero, then, when they allowed, the shadow policies.
 func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subjects *[maxPolicies]uint64, d *Decision) error {
 	var limits [maxPolicies]Limit
 	n := 0
@@ -285,19 +288,41 @@ func (l *Limiter) decide(ctx context.Context, now time.Time, cost int64, subject
 		n++
 	}
 	d.n, d.lim = n, l
-	out := d.res[:]
 	d.Allowed = true
-	if len(l.shadow) > 0 {
+	if n > 0 {
+		out := d.res[:n]
+		c := clampCost(cost, limits[:n])
+		allowed, err := l.take(ctx, l.store, now, c, limits[:n], out)
+		if err != nil {
+			err = l.storeFailed(ctx, now, c, limits[:n], out, d, err)
+		} else {
+			err = l.finish(ctx, allowed, out, d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// A shadow policy asks "what if it were enforced too": a request the
+	// enforced policies refused would have been charged to none of them,
+	// so it is not charged to the shadow policies either, and whatever
+	// they say only records.
+	if len(l.shadow) > 0 && d.Allowed {
 		l.runShadow(ctx, now, cost, subjects)
 	}
-	if n == 0 {
-		return nil
+	return nil
+}
+
+// clampCost is the one validation of cost for every store: a cost above a
+// limit's burst can never be allowed, so any cost beyond the largest burst
+// is decided as that burst plus one (refused by every limit, "never"). No
+// store sees a cost it cannot represent (2^51 units and more were a Redis
+// error, which a FailOpen policy let through).
+func clampCost(cost int64, limits []Limit) int64 {
+	var most int64
+	for i := range limits {
+		most = max(most, limits[i].Burst)
 	}
-	allowed, err := l.take(ctx, l.store, now, cost, limits[:n], out[:n])
-	if err != nil {
-		return l.storeFailed(ctx, now, cost, limits[:n], out[:n], d, err)
-	}
-	return l.finish(ctx, allowed, out[:n], d)
+	return min(max(cost, 1), most+1)
 }
 
 func (l *Limiter) take(ctx context.Context, s Store, now time.Time, cost int64, limits []Limit, out []Result) (ok bool, err error) {
@@ -359,11 +384,16 @@ func (l *Limiter) finish(ctx context.Context, allowed bool, out []Result, d *Dec
 	return lim
 }
 
-// storeFailed applies each policy's FailMode after a store error.
+// storeFailed applies each policy's FailMode after a store error. An
+// error that says the store answered but could not record the charge
+// ([ErrNotRecorded]) is one a client can cause (a key flood filling Redis):
+// FailOpen policies are then decided locally like FailLocal ones, never
+// opened.
 func (l *Limiter) storeFailed(ctx context.Context, now time.Time, cost int64, limits []Limit, out []Result, d *Decision, err error) error {
 	n := len(limits)
+	notRecorded := errors.Is(err, ErrNotRecorded)
 	for i := 0; i < n; i++ {
-		if p := &l.policies[d.idx[i]]; p.OnStoreError == FailClosed {
+		if p := &l.policies[d.idx[i]]; p.OnStoreError == FailClosed || l.local == nil && (p.OnStoreError == FailLocal || notRecorded) {
 			for j := 0; j < n; j++ {
 				l.outcome(l.policies[d.idx[j]].Name, FailedClosed)
 			}
@@ -371,11 +401,12 @@ func (l *Limiter) storeFailed(ctx context.Context, now time.Time, cost int64, li
 			return &UnavailableError{Policy: p.Name, Err: err}
 		}
 	}
-	// Keep the FailLocal policies; FailOpen ones no longer apply.
+	// Keep the FailLocal policies; FailOpen ones no longer apply, unless
+	// the store said the charge was not recorded.
 	k := 0
 	for i := 0; i < n; i++ {
 		p := &l.policies[d.idx[i]]
-		if p.OnStoreError == FailOpen {
+		if p.OnStoreError == FailOpen && !notRecorded {
 			l.outcome(p.Name, FailedOpen)
 			continue
 		}
@@ -401,8 +432,9 @@ func (l *Limiter) outcome(name string, o Outcome) {
 	}
 }
 
-// runShadow decides the shadow policies on their own and reports what
-// they would have refused.
+// runShadow decides the shadow policies on their own, for a request the
+// enforced policies allowed, and reports what they would have refused. It
+// changes nothing in the answer.
 func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subjects *[maxPolicies]uint64) {
 	var limits [maxPolicies]Limit
 	var out [maxPolicies]Result
@@ -420,7 +452,7 @@ func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subj
 	if n == 0 {
 		return
 	}
-	allowed, err := l.take(ctx, l.store, now, cost, limits[:n], out[:n])
+	allowed, err := l.take(ctx, l.store, now, clampCost(cost, limits[:n]), limits[:n], out[:n])
 	if err != nil {
 		return // a dry run has nothing to fail
 	}
@@ -439,14 +471,39 @@ func (l *Limiter) runShadow(ctx context.Context, now time.Time, cost int64, subj
 	}
 }
 
-// Handler returns middleware that applies, in order: the process-wide
-// GlobalRate (503), the rate policies (429, with RateLimit headers on every
-// response a policy applied to), MaxBodyBytes (413) and the in-flight
-// limits (503). Refusals go to the ErrorHandler.
+// Handler returns middleware that applies, in order:
+//
+//  1. MaxBodyBytes to the declared Content-Length (413), and the in-flight
+//     limits (503): refusals that cost nothing, decided before anything is
+//     charged, so a refused request spends no one's budget;
+//  2. the rate policies (429, with RateLimit headers on every response a
+//     policy applied to);
+//  3. the process-wide GlobalRate (503), charged only for requests the
+//     policies allowed, so one client's 429s cannot drain it for everyone.
+//     It is checked before the policies too, without charging, so that
+//     load shedding does not spend the clients' budgets; a request that
+//     loses the last global token to a concurrent one between the two
+//     checks is shed after its policies were charged (the strict side).
+//
+// Refusals go to the ErrorHandler. The body of an allowed request is held
+// to MaxBodyBytes by [http.MaxBytesReader].
 func (l *Limiter) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.maxBody > 0 && r.ContentLength > l.maxBody {
+			secevent.Emit(r.Context(), secevent.Event{Name: secevent.InputValidationFail, Reason: "request body too large"})
+			l.errh(w, r, &BodyTooLargeError{Limit: l.maxBody})
+			return
+		}
+		if l.inflight != nil {
+			key, cause := l.inflight.acquire(l.sk, r)
+			if cause != "" {
+				l.overload(w, r, cause)
+				return
+			}
+			defer l.inflight.release(key)
+		}
 		now := l.now()
-		if l.global != nil && !l.global.AllowN(now, 1) {
+		if l.global != nil && l.global.TokensAt(now) < 1 {
 			l.overload(w, r, "global_rate")
 			return
 		}
@@ -465,18 +522,9 @@ func (l *Limiter) Handler(next http.Handler) http.Handler {
 				return
 			}
 		}
-		if l.maxBody > 0 && r.ContentLength > l.maxBody {
-			secevent.Emit(r.Context(), secevent.Event{Name: secevent.InputValidationFail, Reason: "request body too large"})
-			l.errh(w, r, &BodyTooLargeError{Limit: l.maxBody})
+		if l.global != nil && !l.global.AllowN(now, 1) {
+			l.overload(w, r, "global_rate")
 			return
-		}
-		if l.inflight != nil {
-			key, cause := l.inflight.acquire(l.sk, r)
-			if cause != "" {
-				l.overload(w, r, cause)
-				return
-			}
-			defer l.inflight.release(key)
 		}
 		if l.maxBody > 0 && r.Body != nil && r.Body != http.NoBody {
 			r = r.WithContext(r.Context()) // a copy: the caller's request is not changed

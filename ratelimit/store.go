@@ -60,10 +60,18 @@ type Result struct {
 // so a client hammering a limited key does not push its own retry time
 // further out. now is the decision time; a store with its own clock (Redis
 // TIME) may use that instead. A cost larger than a limit's burst is refused
-// by that limit with RetryAfter 0, since it can never be allowed.
+// by that limit with RetryAfter 0, since it can never be allowed. The
+// [Limiter] validates cost once for every store: it never passes one below
+// 1, nor one above the largest Burst of limits plus one (any larger cost
+// is refused the same way), so a store need not handle huge costs.
 //
-// An error means no decision was made; the [Limiter] then applies each
-// policy's [FailMode].
+// A refusal is never an error: a limit that refuses, for whatever reason the
+// store can tell from its state, is reported through out and false. An
+// error means the decision could not be made or kept; the [Limiter] then
+// applies each policy's [FailMode]. An error wrapping [ErrNotRecorded]
+// says the store answered but the charge of an allowing decision could not
+// be written (nothing was); FailOpen policies are then decided locally,
+// not opened.
 type Store interface {
 	Take(ctx context.Context, now time.Time, cost int64, limits []Limit, out []Result) (bool, error)
 }

@@ -1,24 +1,29 @@
 package validate
 
 import (
-	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
 
-// checkContentType accepts application/json and application/*+json with no
-// parameters other than charset=utf-8 (in any case).
-func checkContentType(ct string) *InputError {
-	if ct == "" {
+// checkContentType accepts one Content-Type field line, application/json
+// or application/*+json with no parameters other than charset=utf-8 (in
+// any case). Several lines are refused, whatever they say: Content-Type is
+// a singleton field (RFC 9110 section 5.3), and a checker that read one of
+// them while the next hop reads another (or joins them) would pass what it
+// never checked.
+func checkContentType(lines []string) *InputError {
+	if len(lines) != 1 || lines[0] == "" {
 		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(lines[0])
 	if err != nil {
 		return inputErr(http.StatusUnsupportedMediaType, ErrUnsupportedMediaType)
 	}
@@ -38,7 +43,7 @@ func checkContentType(ct string) *InputError {
 // to v.maxBody as sent and as decoded. The returned buffer comes from the
 // pool; the caller returns it with v.putBuf.
 func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *InputError) {
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+	if err := checkContentType(r.Header.Values("Content-Type")); err != nil {
 		return nil, err
 	}
 	coding, ierr := v.contentCoding(r.Header.Values("Content-Encoding"))
@@ -72,15 +77,34 @@ func (v *Validator) readBody(w http.ResponseWriter, r *http.Request) (*[]byte, *
 		defer func() { _ = zr.Close() }()
 		body = zr
 	case "deflate":
-		fr := flate.NewReader(body)
-		defer func() { _ = fr.Close() }()
-		body = fr
+		// RFC 9110 section 8.4.1.2: "deflate" is the zlib format (RFC 1950),
+		// a DEFLATE stream in a header and an Adler-32 checksum. Raw
+		// DEFLATE, which some old servers sent in responses, is refused: a
+		// request body has no such legacy, and zlib's checksum proves the
+		// body decoded whole.
+		zr, err := zlib.NewReader(body)
+		if err != nil {
+			return nil, readErr(err)
+		}
+		defer func() { _ = zr.Close() }()
+		body = zr
 	}
-	bp := v.getBuf(r.ContentLength)
+	// The buffer grows with the bytes that arrive, never ahead of them: a
+	// client declaring 1 MiB and sending one byte holds one small buffer.
+	// One byte past the most the body may be tells an oversized body.
+	most := v.maxBody + 1
+	if coding == "" && r.ContentLength >= 0 {
+		most = min(most, r.ContentLength+1) // a server's body is never longer than declared
+	}
+	bp := v.getBuf()
 	buf := (*bp)[:0]
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			if most <= int64(len(buf)) {
+				most = v.maxBody + 1 // longer than declared (not from net/http's server)
+			}
+			grow := min(int64(max(cap(buf), firstBuf)), most-int64(len(buf)))
+			buf = slices.Grow(buf, int(grow)) // #nosec G115 -- grow <= MaxBodyBytes+1 <= 1 GiB+1
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -133,21 +157,21 @@ func (v *Validator) contentCoding(lines []string) (string, *InputError) {
 	return coding, nil
 }
 
-const maxPooledBuf = 256 << 10
+const (
+	// firstBuf is the first read buffer's size, and the least a buffer
+	// grows by; it doubles from there as data arrives.
+	firstBuf = 4 << 10
+	// maxPooledBuf is the largest buffer kept for reuse.
+	maxPooledBuf = 256 << 10
+)
 
-func (v *Validator) getBuf(contentLength int64) *[]byte {
+// getBuf returns an empty body buffer: a pooled one, or none at all yet
+// (readBody grows it as the body arrives).
+func (v *Validator) getBuf() *[]byte {
 	if bp, ok := v.bufs.Get().(*[]byte); ok {
-		if contentLength > 0 && int64(cap(*bp)) < contentLength+1 {
-			*bp = make([]byte, 0, contentLength+1)
-		}
 		return bp
 	}
-	n := int64(4096)
-	if contentLength > 0 {
-		n = contentLength + 1
-	}
-	b := make([]byte, 0, n)
-	return &b
+	return new([]byte)
 }
 
 func (v *Validator) putBuf(bp *[]byte) {

@@ -37,7 +37,9 @@ const (
 type Config struct {
 	// MaxBodyBytes caps the request body, as sent and (when a content coding
 	// is allowed) as decoded. A request declaring a larger Content-Length is
-	// refused with 413 before its body is read. Default 1 MiB; at most 1 GiB.
+	// refused with 413 before its body is read. Memory is taken as the body
+	// arrives, never ahead of it, up to this cap. Default 1 MiB; at most
+	// 1 GiB.
 	MaxBodyBytes int64
 
 	// MaxDepth caps the nesting of arrays and objects. Default 32; at most 1000.
@@ -63,10 +65,25 @@ type Config struct {
 	ReadTimeout time.Duration
 
 	// ContentEncodings lists the content codings accepted besides identity:
-	// "gzip" and "deflate" are supported. Default none: a request with any
-	// other Content-Encoding is refused with 415. The decoded body is held to
-	// MaxBodyBytes, so a compression bomb is refused with 413.
+	// "gzip" and "deflate" are supported, "deflate" being the zlib format
+	// (RFC 9110 section 8.4.1.2; raw DEFLATE is refused with 400). Default
+	// none: a request with any other Content-Encoding is refused with 415.
+	// The decoded body is held to MaxBodyBytes, so a compression bomb is
+	// refused with 413.
 	ContentEncodings []string
+
+	// DangerouslyTrustUnmarshalers lists struct types with their own
+	// UnmarshalJSON whose JSON objects the strict pre-pass must not hold to
+	// their fields, given as values (Money{}, not reflect types). By default
+	// a struct type with its own UnmarshalJSON is checked like any other
+	// when its JSON is an object: each key exactly one of its JSON field
+	// names, no unknown or case-variant keys, since the usual method
+	// decodes into those fields with encoding/json's leniency. List a type
+	// here only when its method accepts other keys than its fields and is
+	// strict itself: its objects are then checked only for duplicate keys,
+	// UTF-8, depth and size, and its method alone decides which keys it
+	// takes. Default none.
+	DangerouslyTrustUnmarshalers []any
 
 	// Rules registers custom validation rules by tag name, in addition to
 	// go-playground/validator's built-in ones. A name that is empty, reserved
@@ -109,8 +126,9 @@ type Validator struct {
 	onError   problem.ErrorHandler
 	now       func() time.Time
 	rules     *validator.Validate
-	bufs      sync.Pool // *[]byte body buffers
-	decoders  sync.Map  // reflect.Type -> *cached (for DecodeJSON / DecodeQuery)
+	trusted   map[reflect.Type]bool // DangerouslyTrustUnmarshalers
+	bufs      sync.Pool             // *[]byte body buffers
+	decoders  sync.Map              // reflect.Type -> *cached (for DecodeJSON / DecodeQuery)
 }
 
 // New checks cfg and returns a [Validator]. Every problem found is returned,
@@ -163,6 +181,24 @@ func New(cfg Config) (*Validator, error) {
 			v.encodings[e] = true
 		default:
 			bad("ContentEncodings", enc, `unsupported content coding; want "gzip" or "deflate"`)
+		}
+	}
+	for i, x := range cfg.DangerouslyTrustUnmarshalers {
+		t := reflect.TypeOf(x)
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		field := fmt.Sprintf("DangerouslyTrustUnmarshalers[%d]", i)
+		switch {
+		case t == nil:
+			bad(field, x, "is nil; give a value of the type, such as Money{}")
+		case t.Kind() != reflect.Struct || !reflect.PointerTo(t).Implements(jsonUnmarshalerType):
+			bad(field, t.String(), "is not a struct type with its own UnmarshalJSON: nothing to trust")
+		default:
+			if v.trusted == nil {
+				v.trusted = map[reflect.Type]bool{}
+			}
+			v.trusted[t] = true
 		}
 	}
 

@@ -32,7 +32,7 @@ func NewDecoder[T any](v *Validator) (*Decoder[T], error) {
 		return nil, &ConfigError{Field: "Validator", Value: nil, Reason: "is nil; build one with validate.New"}
 	}
 	t := reflect.TypeFor[T]()
-	d := &Decoder[T]{v: v, root: schemaFor(t)}
+	d := &Decoder[T]{v: v, root: schemaFor(t, v.trusted)}
 	st := t
 	if st.Kind() == reflect.Pointer {
 		st = st.Elem()

@@ -8,17 +8,26 @@
 // bodies, and encoding/json is lenient in ways attackers use. A [Decoder]
 // closes each gap before decoding:
 //
-//   - Content-Type must be application/json or application/*+json, with no
-//     charset or charset=utf-8 (else 415). A Content-Encoding other than
-//     identity is refused (415) unless listed in [Config.ContentEncodings].
+//   - Content-Type must be one field line, application/json or
+//     application/*+json, with no charset or charset=utf-8 (else 415): a
+//     second line is refused, not ignored. A Content-Encoding other than
+//     identity is refused (415) unless listed in [Config.ContentEncodings];
+//     "deflate" is the zlib format of RFC 9110 section 8.4.1.2 (raw DEFLATE
+//     is refused).
 //   - The body is capped ([Config.MaxBodyBytes], default 1 MiB): a larger
 //     Content-Length is refused with 413 before any byte is read, and
 //     [http.MaxBytesReader] stops a chunked or lying body; a compressed body
-//     is held to the same cap once decoded (gzip bombs). A read deadline is
-//     set through [http.ResponseController] (slow bodies get 408).
+//     is held to the same cap once decoded (gzip bombs). Memory follows the
+//     bytes that arrive, not the length declared: the buffer starts small
+//     and doubles as data comes in, so slow clients declaring 1 MiB each
+//     hold a few KiB each. A read deadline is set through
+//     [http.ResponseController] (slow bodies get 408).
 //   - A strict pre-pass over the tokens refuses what encoding/json would
 //     accept silently: duplicate keys ({"role":"user","role":"admin"} would
-//     otherwise make the last one win), keys that match a field only
+//     otherwise make the last one win), compared as the target decodes them
+//     ("1" and "01" are one key of a map[int]T, two spellings of an address
+//     one key of a map[netip.Addr]T, a TextUnmarshaler key type decides for
+//     its own), keys that match a field only
 //     case-insensitively ("ROLE", or "ſkip" folding to "skip"), keys that
 //     match no field (mass assignment), invalid UTF-8 and unpaired surrogate
 //     escapes (otherwise replaced by U+FFFD), trailing data after the
@@ -26,6 +35,15 @@
 //     values than [Config.MaxValues] (a 1 MiB "[0,0,…]" decoded into any
 //     costs about 44 MiB), objects wider than [Config.MaxObjectKeys] and
 //     strings longer than [Config.MaxStringBytes]. All of these answer 400.
+//   - Struct types with their own UnmarshalJSON are held to their fields
+//     like any other when their JSON is an object, since the usual method
+//     decodes into those fields with encoding/json's leniency (it would
+//     take "ROLE" for "role" and drop unknown keys). A type whose object
+//     keys differ from its fields, and whose method checks them itself, is
+//     exempted by name in [Config.DangerouslyTrustUnmarshalers]; its objects
+//     are then checked only for duplicate keys, UTF-8, depth and size. Other
+//     types with their own methods (json.RawMessage, a map type) decide
+//     their JSON alone, under those same checks.
 //   - The document is then decoded into T with unknown fields rejected and
 //     numbers bound for interface values kept exact as [encoding/json.Number].
 //   - Rules from go-playground/validator struct tags run next (422 on
@@ -35,7 +53,9 @@
 //     start-up rather than a panic on the first request. "required" means
 //     present in the body: a present false, 0 or "" satisfies it and is then
 //     checked against the field's other rules, where go-playground/validator
-//     alone would report it missing. Custom rules are registered through
+//     alone would report it missing. Rules that compare fields (eqfield,
+//     gtfield, required_with, …) name the other field by its JSON Pointer
+//     too ("must equal /password"). Custom rules are registered through
 //     [Config.Rules].
 //
 // Every refusal is an [*InputError] wrapping one of the package's sentinels

@@ -172,3 +172,17 @@ func fieldRules(err error) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// newDecoder builds a Decoder for T on a Validator built from cfg.
+func newDecoder[T any](t testing.TB, cfg validate.Config) *validate.Decoder[T] {
+	t.Helper()
+	v, err := validate.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	d, err := validate.NewDecoder[T](v)
+	if err != nil {
+		t.Fatalf("NewDecoder: %v", err)
+	}
+	return d
+}

@@ -271,11 +271,23 @@ func (q *QueryDecoder[T]) validate(out *T, seen []bool) *InputError {
 		return inputErr(http.StatusInternalServerError, ErrRules)
 	}
 	var fields []FieldError
+	// A rule naming another field names its parameter.
+	param := func(goPath string) (string, bool) {
+		i, ok := q.byGo[goPath]
+		if !ok {
+			return "", false
+		}
+		return q.fields[i].name, true
+	}
+	msg := func(fe validator.FieldError) string {
+		p, ok := crossParam(fe, param)
+		return message(fe, p, ok)
+	}
 	for _, fe := range ves {
 		goName, elem, isElem := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(fe.StructNamespace(), q.root), "."), "[")
 		i, ok := q.byGo[goName]
 		if !ok {
-			fields = append(fields, FieldError{Rule: fe.Tag(), Message: message(fe)})
+			fields = append(fields, FieldError{Rule: fe.Tag(), Message: msg(fe)})
 			continue
 		}
 		f := q.fields[i]
@@ -291,12 +303,12 @@ func (q *QueryDecoder[T]) validate(out *T, seen []bool) *InputError {
 			var sub validator.ValidationErrors
 			if errors.As(q.v.rules.Var(fe.Value(), rest), &sub) {
 				for _, se := range sub {
-					fields = append(fields, FieldError{Parameter: f.name, Rule: se.Tag(), Message: message(se)})
+					fields = append(fields, FieldError{Parameter: f.name, Rule: se.Tag(), Message: msg(se)})
 				}
 			}
 			continue
 		}
-		fields = append(fields, FieldError{Parameter: f.name, Rule: fe.Tag(), Message: message(fe)})
+		fields = append(fields, FieldError{Parameter: f.name, Rule: fe.Tag(), Message: msg(fe)})
 	}
 	if len(fields) == 0 {
 		return nil

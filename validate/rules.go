@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -19,6 +20,7 @@ type step struct {
 	index  int
 	kind   uint8 // segName, segIndex, segOpaque (map key)
 	field  *field
+	parent *node // for a field: the struct node that holds it
 	isElem bool
 }
 
@@ -97,7 +99,7 @@ func resolve(n *node, ns string, steps []step) ([]step, *node) {
 				return steps, nil
 			}
 			if f.json != "" {
-				steps = append(steps, step{name: f.json, kind: segName, field: f})
+				steps = append(steps, step{name: f.json, kind: segName, field: f, parent: n})
 			}
 			n = f.node
 		case '[':
@@ -179,7 +181,92 @@ func afterRequired(steps []step) (string, bool) {
 }
 
 func fieldError(steps []step, fe validator.FieldError) FieldError {
-	return FieldError{Pointer: stepsPointer(steps), Rule: fe.Tag(), Message: message(fe)}
+	p, ok := crossParam(fe, func(goPath string) (string, bool) { return memberPointer(steps, goPath) })
+	return FieldError{Pointer: stepsPointer(steps), Rule: fe.Tag(), Message: message(fe, p, ok)}
+}
+
+// How a rule's parameter names other fields of the struct that holds the
+// field (the validator resolves them from there).
+const (
+	crossNone  = iota
+	crossOne   // eqfield=Password, eqcsfield=Inner.Field
+	crossPairs // required_if=Kind business Region eu
+	crossList  // required_with=Phone Fax
+)
+
+func crossField(tag string) int {
+	switch tag {
+	case "eqfield", "nefield", "gtfield", "gtefield", "ltfield", "ltefield",
+		"eqcsfield", "necsfield", "gtcsfield", "gtecsfield", "ltcsfield", "ltecsfield",
+		"fieldcontains", "fieldexcludes":
+		return crossOne
+	case "required_if", "required_unless", "excluded_if", "excluded_unless", "skip_unless":
+		return crossPairs
+	case "required_with", "required_with_all", "required_without", "required_without_all",
+		"excluded_with", "excluded_with_all", "excluded_without", "excluded_without_all":
+		return crossList
+	}
+	return crossNone
+}
+
+// crossParam returns fe's parameter for the message: for a rule that names
+// other fields, with each Go field path replaced by the name the client
+// knows it by (name: a JSON Pointer, a query parameter). ok is false when a
+// path has no name the response may show.
+func crossParam(fe validator.FieldError, name func(goPath string) (string, bool)) (p string, ok bool) {
+	kind := crossField(fe.Tag())
+	if kind == crossNone {
+		return fe.Param(), true
+	}
+	tokens := paramTokens(fe.Param())
+	for i, tok := range tokens {
+		if kind == crossPairs && i%2 == 1 {
+			continue // a value from the tag, not a field
+		}
+		if tokens[i], ok = name(tok); !ok {
+			return "", false
+		}
+	}
+	return strings.Join(tokens, " "), true
+}
+
+// memberPointer is the JSON Pointer of the member at goPath, resolved from
+// the struct holding the field steps lead to (for a dive element, the
+// struct holding its slice or map), as the validator resolves it. It fails
+// for a path through a map key, which a pointer does not show.
+func memberPointer(steps []step, goPath string) (string, bool) {
+	k := len(steps) - 1
+	for k >= 0 && steps[k].field == nil {
+		k--
+	}
+	if k < 0 {
+		return "", false
+	}
+	ref, n := resolve(steps[k].parent, "."+goPath, steps[:k])
+	if n == nil || slices.ContainsFunc(ref, func(s step) bool { return s.kind == segOpaque }) {
+		return "", false
+	}
+	return stepsPointer(ref), true
+}
+
+// paramTokens splits a rule parameter as the validator does: on spaces,
+// with 'single quoted' tokens kept whole.
+func paramTokens(p string) []string {
+	var out []string
+	for p = strings.TrimLeft(p, " "); p != ""; p = strings.TrimLeft(p, " ") {
+		end := strings.IndexByte(p, ' ')
+		if p[0] == '\'' {
+			if q := strings.IndexByte(p[1:], '\''); q >= 0 {
+				end = q + 2
+			}
+		}
+		if end < 0 || end > len(p) {
+			end = len(p)
+		}
+		out = append(out, p[:end])
+		p = p[end:]
+	}
+	return out
 }
 
 // stepsPointer renders steps as a JSON Pointer, stopping at the first map
@@ -199,10 +286,14 @@ func stepsPointer(steps []step) string {
 	return string(b)
 }
 
-// message describes a rule in fixed wording. Params come from the struct
-// tag, never from the request.
-func message(fe validator.FieldError) string {
-	p := fe.Param()
+// message describes a rule in fixed wording. p is the rule's parameter,
+// from the struct tag, never from the request; for a rule naming other
+// fields, with those names as JSON Pointers (ok false when they cannot be
+// named).
+func message(fe validator.FieldError, p string, ok bool) string {
+	if !ok {
+		return "must satisfy " + fe.Tag() + " against another field"
+	}
 	switch fe.Tag() {
 	case "required":
 		return "is required"
@@ -230,8 +321,22 @@ func message(fe validator.FieldError) string {
 		return "must be a UUID"
 	case "alphanum":
 		return "must contain only letters and digits"
-	case "eqfield":
+	case "eqfield", "eqcsfield":
 		return "must equal " + p
+	case "nefield", "necsfield":
+		return "must not equal " + p
+	case "gtfield", "gtcsfield":
+		return "must be greater than " + p
+	case "gtefield", "gtecsfield":
+		return "must be at least " + p
+	case "ltfield", "ltcsfield":
+		return "must be less than " + p
+	case "ltefield", "ltecsfield":
+		return "must be at most " + p
+	case "fieldcontains":
+		return "must contain " + p
+	case "fieldexcludes":
+		return "must not contain " + p
 	}
 	if p != "" {
 		return "must satisfy " + fe.Tag() + "=" + p

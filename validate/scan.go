@@ -350,6 +350,7 @@ func (s *scanner) object(n *node, depth int) *InputError {
 	s.pos++ // {
 	first := len(s.keys)
 	var set map[string]struct{}
+	var decoded map[any]struct{} // keys as a non-string map key type decodes them
 	s.path = append(s.path, seg{kind: segOpaque, parent: n})
 	defer func() {
 		s.path = s.path[:len(s.path)-1]
@@ -399,6 +400,22 @@ func (s *scanner) object(n *node, depth int) *InputError {
 				return s.failAt(ErrDuplicateKey, "duplicate_key", "must appear only once")
 			}
 			set[string(key)] = struct{}{}
+		}
+		// "1", "01" and "+1" are one key of a map[int]T; two spellings of
+		// an address one netip.Addr: compare keys as the target decodes
+		// them, or the last would silently win.
+		if n != nil && n.mapKey != nil {
+			k, kerr := n.mapKey(raw, key)
+			if kerr != nil {
+				return s.failAt(ErrType, "type", "has a key of the wrong type")
+			}
+			if decoded == nil {
+				decoded = make(map[any]struct{})
+			}
+			if _, dup := decoded[k]; dup {
+				return s.failAt(ErrDuplicateKey, "duplicate_key", "must appear only once")
+			}
+			decoded[k] = struct{}{}
 		}
 		s.skipSpace()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {

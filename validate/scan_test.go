@@ -149,6 +149,8 @@ type fuzzTarget struct {
 	F    bool              `json:"f,omitempty"`
 	G    json.RawMessage   `json:"g"`
 	H    map[string]string `json:"h"`
+	I    map[int8]string   `json:"i"`
+	U    *roleClaim        `json:"u"`
 	Skip string            `json:"skip"`
 }
 
@@ -162,6 +164,7 @@ func FuzzPrePassMatchesEncodingJSON(f *testing.F) {
 	for _, s := range []string{
 		`{"a":"x","b":1,"c":[{"a":"y"}],"d":{"k":[1,2.5]},"e":1.5,"f":true,"g":{"z":1},"h":{"k":"v"}}`,
 		`{"A":"x"}`, `{"ſkip":"x"}`, `{"a":1}`, `{"b":"1"}`, `{"c":{}}`,
+		`{"i":{"1":"a","01":"b"}}`, `{"i":{"-128":"a","200":"b"}}`, `{"u":{"role":"user","ROLE":"x"}}`,
 	} {
 		f.Add([]byte(s))
 	}

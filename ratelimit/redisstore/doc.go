@@ -91,6 +91,59 @@
 // by Redis again; what instances allowed locally meanwhile is not charged
 // to Redis.
 //
+// A refusal is never a failure: a key Redis holds as limited is refused from
+// its state even while Redis refuses writes (refusing writes nothing), and
+// a cost beyond the burst, however large, is a 429 "never" (ratelimit's
+// Limiter and this store both decide it as the burst plus one).
+//
+// Redis can also answer and refuse to write the charge: OOM (used memory
+// over maxmemory with maxmemory-policy noeviction), MISCONF (writes stopped
+// after a failed RDB save), READONLY (the client reached a replica),
+// NOREPLICAS (min-replicas-to-write). The script catches that on its first
+// write, so nothing was written, and the store returns [ErrWriteRefused],
+// which matches ratelimit.ErrNotRecorded. It is not "Redis is down", and a
+// client can cause the first of them by flooding Redis with fresh keys, so:
+//
+//	answer                          FailClosed   FailLocal   FailOpen
+//	unreachable, timeout, breaker   503          local       allowed
+//	write refused (ErrWriteRefused) 503          local       local
+//	limited key, cost over burst    429          429         429
+//
+// "local" is the instance's own memory store; while Redis keeps refusing
+// writes a client can get Redis's remaining burst plus one local burst per
+// instance, never an unlimited stream. A refused write does not count
+// towards the circuit breaker (Redis answered).
+//
+// # Redis memory: the settings to run with
+//
+// Give the limits a Redis of their own (a separate instance; maxmemory is
+// per instance) and configure it so:
+//
+//	maxmemory <bytes>            # always set: without it Redis grows until the
+//	                             # kernel kills it, and a restart empties it
+//	maxmemory-policy noeviction  # never drop a key to make room
+//
+// Each key this store writes has a TTL, the time until its limit is back to
+// full (PX on every write), so Redis holds state only for subjects that have
+// spent part of a burst, and an expired key is exactly a fresh one; no TTL
+// needs configuring, and nothing else should write under the Prefix. Size
+// maxmemory for the keys live at the busiest time: one key per policy per
+// subject that made a request within that policy's Period, about 170 bytes
+// each on 64-bit Redis 7 (1 million live keys: about 170 MB), with headroom.
+//
+// Why noeviction: any eviction policy resets the evicted keys to full, so a
+// flood of fresh keys would buy evicted clients a fresh burst. allkeys-lru
+// and volatile-lru evict a limited client that merely pauses; volatile-ttl
+// evicts the keys nearest to full first (those whose TTL is shortest), which
+// bounds what a flood wins to their remaining wait but still lets it win
+// that, and allkeys-random evicts anything. Under noeviction a full Redis
+// refuses writes instead, which the table above answers without lifting a
+// limit: limited keys stay limited, fresh keys get FailClosed's 503 or a
+// local burst (TestKeyFloodCannotLiftALimit shows it on a real Redis at a
+// small maxmemory). Watch used_memory and the ratelimit.FailedLocal and
+// FailedClosed outcomes; sustained write refusals mean maxmemory is too
+// small or a flood is under way.
+//
 // # Local deny cache
 //
 // With Config.DenyCacheKeys > 0, an instance remembers, for keys Redis

@@ -14,7 +14,10 @@ package redisstore
 // ARGV[2+2i], ARGV[3+2i]: interval (µs) and burst of limit i.
 //
 // Reply: {now, allowed, then per limit: allowed, remaining, resetAfter (µs),
-// retryAfter (µs)}.
+// retryAfter (µs)}. allowed is 2 when every limit allowed but Redis refused
+// to write the charge (OOM at maxmemory under noeviction, MISCONF, READONLY,
+// NOREPLICAS): nothing was written, since Redis refuses only a script's
+// first write; one more element then names the refusal (see writeRefusal).
 //
 // Every number is an integer below 2^53, so Lua's doubles hold them
 // exactly: the store checks interval*burst <= 2^51 µs, now is below 2^52
@@ -113,7 +116,62 @@ if all == 0 or mode == 1 then
 end
 for i = 1, n do
   local nt = news[i]
-  redis.call('SET', KEYS[i], string.format('%d', nt), 'PX', math.max(minttl, math.ceil((nt - now) / 1000)))
+  local r = redis.pcall('SET', KEYS[i], string.format('%d', nt), 'PX', math.max(minttl, math.ceil((nt - now) / 1000)))
+  if type(r) == 'table' and r.err then
+    if i > 1 then
+      -- Cannot happen: Redis refuses only a script's first write. Not
+      -- reported as a refused write, since earlier ones were made.
+      return redis.error_reply('bulwark: write refused after the first: ' .. r.err)
+    end
+    local code = 0
+    for c, prefix in ipairs({'OOM', 'MISCONF', 'READONLY', 'NOREPLICAS'}) do
+      if string.sub(r.err, 1, #prefix) == prefix then code = c end
+    end
+    out[2] = 2
+    out[#out + 1] = code
+    return out
+  end
 end
 return out
 `
+
+// The script's codes for a refused write (the index in its list 'OOM',
+// 'MISCONF', 'READONLY', 'NOREPLICAS'), and the error prefix by which
+// Redis refuses it.
+const (
+	refusedOOM = iota + 1
+	refusedMisconf
+	refusedReadOnly
+	refusedNoReplicas
+)
+
+func refusalPrefix(code int64) string {
+	switch code {
+	case refusedOOM:
+		return "OOM"
+	case refusedMisconf:
+		return "MISCONF"
+	case refusedReadOnly:
+		return "READONLY"
+	case refusedNoReplicas:
+		return "NOREPLICAS"
+	}
+	return ""
+}
+
+// writeRefusal names the refusal code of a reply whose allowed is 2: why
+// Redis did not write the charge. Fixed words only; Redis's own text is
+// not passed on.
+func writeRefusal(code int64) string {
+	switch code {
+	case refusedOOM:
+		return "OOM: used memory is over maxmemory (maxmemory-policy noeviction)"
+	case refusedMisconf:
+		return "MISCONF: writes stopped after a failed RDB save"
+	case refusedReadOnly:
+		return "READONLY: the server is a replica"
+	case refusedNoReplicas:
+		return "NOREPLICAS: not enough replicas to accept writes"
+	}
+	return "write refused"
+}

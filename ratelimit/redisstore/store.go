@@ -38,6 +38,15 @@ var (
 	// (another program wrote the store's keys, or a proxy mangled the
 	// reply).
 	ErrBadReply = errors.New("redisstore: unexpected reply from Redis")
+	// ErrWriteRefused: every limit allowed the request, but Redis refused
+	// to write the charge: OOM (used memory over maxmemory with
+	// maxmemory-policy noeviction), MISCONF, READONLY or NOREPLICAS. Nothing
+	// was written. It matches ratelimit.ErrNotRecorded, so the Limiter
+	// decides FailOpen and FailLocal policies locally and answers 503 for
+	// FailClosed ones: a client flooding Redis with keys until it is full
+	// must not switch FailOpen limits off. Redis did answer, so it does not
+	// count towards the circuit breaker.
+	ErrWriteRefused = fmt.Errorf("redisstore: Redis refused to write the charge: %w", ratelimit.ErrNotRecorded)
 )
 
 // Store is a [ratelimit.Store] on Redis: every instance of a fleet that
@@ -124,16 +133,19 @@ func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []
 		return false, 0, ratelimit.ErrInvalidTake
 	}
 	tooBig := false
+	var most int64
 	for i := range limits {
 		l := &limits[i]
 		if l.Interval < 1 || l.Burst < 1 || l.Burst > ratelimit.MaxTolerance/l.Interval || l.Burst > maxTauMicros/micros(l.Interval) {
 			return false, 0, ratelimit.ErrInvalidTake
 		}
 		tooBig = tooBig || cost > l.Burst
+		most = max(most, l.Burst)
 	}
-	if cost >= maxTauMicros {
-		return false, 0, ratelimit.ErrInvalidTake
-	}
+	// Any cost beyond the largest burst is refused alike ("never"), so it
+	// is decided as that burst plus one, which the script holds exactly
+	// (ratelimit's Limiter already does this for every store).
+	cost = min(cost, most+1)
 	var started time.Time
 	if s.deny != nil {
 		started = s.now()
@@ -159,7 +171,14 @@ func (s *Store) take(ctx context.Context, nowMicros int64, cost int64, limits []
 		s.br.abandon(probe)
 		return false, 0, err
 	}
-	s.br.done(probe, err)
+	// A refused write is an answer: Redis is there, so the breaker does
+	// not count it (an open breaker would turn it into ErrCircuitOpen,
+	// which FailOpen lets through).
+	berr := err
+	if errors.Is(err, ErrWriteRefused) {
+		berr = nil
+	}
+	s.br.done(probe, berr)
 	if err != nil {
 		return false, 0, err
 	}
@@ -284,10 +303,18 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	}
 	vals, err := s.script.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
+		if code := refusedCommand(err); code != 0 {
+			// Redis refused the whole call before the script ran (a Redis
+			// or proxy that checks writes up front): nothing was written.
+			return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(code))
+		}
 		return false, 0, fmt.Errorf("redisstore: %w", err)
 	}
 	if mode == modeRefund {
 		return true, 0, nil
+	}
+	if len(vals) == 3+4*len(limits) && vals[1] == 2 {
+		return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(vals[len(vals)-1]))
 	}
 	if len(vals) != 2+4*len(limits) {
 		return false, 0, ErrBadReply
@@ -305,6 +332,17 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 		}
 	}
 	return vals[1] == 1, vals[0], nil
+}
+
+// refusedCommand returns the writeRefusal code of an error reply that
+// refuses a write (OOM, MISCONF, READONLY, NOREPLICAS), or 0.
+func refusedCommand(err error) int64 {
+	for code := int64(refusedOOM); code <= refusedNoReplicas; code++ {
+		if redis.HasErrorPrefix(err, refusalPrefix(code)+" ") {
+			return code
+		}
+	}
+	return 0
 }
 
 // appendKey appends the Redis key of l: the prefix, the subject as the
