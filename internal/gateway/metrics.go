@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,54 @@ type metrics struct {
 	ejections     *prometheus.CounterVec // targets taken out of the rotation after consecutive failures
 	retries       *prometheus.CounterVec // requests sent to another target after a connection failure
 	reloads       *prometheus.CounterVec // configuration reloads by result
+
+	live liveServices // for the requests in flight per target
+}
+
+// liveServices are the services of every gateway not yet closed (during
+// a reload, the old and the new one).
+type liveServices struct {
+	mu  sync.Mutex
+	set map[*service]bool
+}
+
+func (l *liveServices) add(s *service) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.set == nil {
+		l.set = map[*service]bool{}
+	}
+	l.set[s] = true
+}
+
+func (l *liveServices) remove(s *service) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.set, s)
+}
+
+var activeDesc = prometheus.NewDesc("bulwark_upstream_active_requests",
+	"Requests sent to a target and not yet answered in full.", []string{"service", "target"}, nil)
+
+// activeCollector reports the requests in flight per target, summed over
+// the live services.
+type activeCollector struct{ l *liveServices }
+
+func (c activeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- activeDesc }
+
+func (c activeCollector) Collect(ch chan<- prometheus.Metric) {
+	type key struct{ service, target string }
+	sums := map[key]int64{}
+	c.l.mu.Lock()
+	for s := range c.l.set {
+		for _, t := range s.targets {
+			sums[key{s.name, t.name}] += t.inflight.Load()
+		}
+	}
+	c.l.mu.Unlock()
+	for k, v := range sums {
+		ch <- prometheus.MustNewConstMetric(activeDesc, prometheus.GaugeValue, float64(v), k.service, k.target)
+	}
 }
 
 func newMetrics() *metrics {
@@ -67,7 +116,7 @@ func newMetrics() *metrics {
 		}, []string{"result"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.events, m.store, m.fallback, m.jwks,
-		m.targetHealthy, m.ejections, m.retries, m.reloads,
+		m.targetHealthy, m.ejections, m.retries, m.reloads, activeCollector{&m.live},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

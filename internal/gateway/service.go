@@ -122,6 +122,7 @@ func newService(name string, sc Service, cfg *Config, base http.RoundTripper, m 
 	for _, t := range s.targets {
 		m.targetHealthy.WithLabelValues(name, t.name).Set(1)
 	}
+	m.live.add(s)
 	return s, nil
 }
 
@@ -163,6 +164,7 @@ func (s *service) start() {
 
 // Close stops the health checks and closes idle connections.
 func (s *service) Close() error {
+	s.m.live.remove(s)
 	if s.stop != nil {
 		s.stop()
 		<-s.done

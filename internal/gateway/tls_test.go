@@ -9,9 +9,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -82,5 +84,103 @@ func TestServeTLS(t *testing.T) {
 		if resp.StatusCode == 200 {
 			t.Error("plain HTTP reached the API on the TLS port")
 		}
+	}
+}
+
+// testCA is a private CA for upstream TLS tests.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+}
+
+// issue returns a certificate and key signed by c, for a server name or a
+// client.
+func (c *testCA) issue(t *testing.T, serial int64, dns string, client bool) tls.Certificate {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: dns},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, DNSNames: []string{dns},
+	}
+	if client {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func writePEM(t *testing.T, dir, name string, blocks ...*pem.Block) string {
+	t.Helper()
+	var b []byte
+	for _, bl := range blocks {
+		b = append(b, pem.EncodeToMemory(bl)...)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// An https service with a private CA, a server name other than the
+// target's address, and mutual TLS: without the client certificate the
+// upstream refuses the handshake; with it, it serves.
+func TestServiceMutualTLS(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "client "+r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	up.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.issue(t, 2, "billing.internal", false)},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: pool, MinVersion: tls.VersionTLS12,
+	}
+	up.StartTLS()
+	t.Cleanup(up.Close)
+	client := ca.issue(t, 3, "gateway", true)
+	keyDER, _ := x509.MarshalECPrivateKey(client.PrivateKey.(*ecdsa.PrivateKey))
+	caFile := writePEM(t, dir, "ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
+	certFile := writePEM(t, dir, "gw.pem", &pem.Block{Type: "CERTIFICATE", Bytes: client.Certificate[0]})
+	keyFile := writePEM(t, dir, "gw-key.pem", &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	for _, tc := range []struct {
+		name, extra string
+		status      int
+	}{
+		{"with the client certificate", "client_cert_file: " + certFile + "\n    client_key_file: " + keyFile, 200},
+		{"without it", "", 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := buildWith(t, "services:\n  billing:\n    targets: ["+up.URL+"]\n    ca_file: "+caFile+"\n    server_name: billing.internal\n    "+tc.extra+"\nroutes: [{path: /, service: billing, auth: none}]\n", Options{})
+			rec := get(g.Handler(), "x", "/")
+			if rec.Code != tc.status {
+				t.Errorf("status %d %s, want %d", rec.Code, rec.Body, tc.status)
+			}
+			if tc.status == 200 && rec.Body.String() != "client gateway" {
+				t.Errorf("the upstream saw %q", rec.Body)
+			}
+		})
 	}
 }
