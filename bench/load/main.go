@@ -17,6 +17,12 @@
 //	go run ./load -flood 0 -stack-rounds 0   # gateway vs bare proxy only
 //	go run ./load -rounds 5 -duration 4s -workers 64
 //	go run ./load -flood 1000000 -flood-time 20s
+//	go run ./load -rounds 0 -flood 0 -stack-rounds 0   # failover and reload under load only
+//
+// A fourth phase runs a service of three targets, kills one mid-run and
+// revives it: client-visible failures, time to ejection and back. A fifth
+// reloads the gateway 20 times under load (two configurations in turn and
+// five broken ones between them).
 //
 // Exit status 1 when a phase saw a response other than the expected
 // status, or an error.
@@ -49,20 +55,23 @@ import (
 
 // options bound every phase.
 type options struct {
-	rounds    int           // throughput rounds; each runs both sides once
-	duration  time.Duration // per side per round
-	workers   int           // concurrent vegeta workers (one connection each)
-	maxReqs   int           // per side per round; 0 = only the duration bounds it
-	flood     int           // distinct client addresses in the flood phase; 0 = skip
-	floodTime time.Duration // time bound of the flood phase
-	sample    int           // heap sample every this many flood requests
-	floodAuth bool          // flood requests carry the valid API key
-	floodVia  string        // "http" (vegeta over loopback) or "handler" (in-process ServeHTTP)
-	auditFile string        // audit log file; empty = io.Discard
-	cpuProf   string        // CPU profile of every phase after the warm-up (whole process)
-	only      string        // run only this side in the throughput phase (profiling)
-	stackRnds int           // rounds of the end-to-end stack phase; 0 = skip
-	out       io.Writer
+	rounds     int           // throughput rounds; each runs both sides once
+	duration   time.Duration // per side per round
+	workers    int           // concurrent vegeta workers (one connection each)
+	maxReqs    int           // per side per round; 0 = only the duration bounds it
+	flood      int           // distinct client addresses in the flood phase; 0 = skip
+	floodTime  time.Duration // time bound of the flood phase
+	sample     int           // heap sample every this many flood requests
+	floodAuth  bool          // flood requests carry the valid API key
+	floodVia   string        // "http" (vegeta over loopback) or "handler" (in-process ServeHTTP)
+	auditFile  string        // audit log file; empty = io.Discard
+	cpuProf    string        // CPU profile of every phase after the warm-up (whole process)
+	only       string        // run only this side in the throughput phase (profiling)
+	stackRnds  int           // rounds of the end-to-end stack phase; 0 = skip
+	failTime   time.Duration // length of the failover phase; 0 = skip
+	reloads    int           // valid reloads in the reload phase; 0 = skip
+	reloadTime time.Duration
+	out        io.Writer
 }
 
 func main() {
@@ -80,6 +89,9 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run only the side of this name (bare, gateway; server, bulwark, peer) in the throughput phases, e.g. to profile it alone with -cpuprofile; no ratio is reported")
 	flag.IntVar(&o.stackRnds, "stack-rounds", 6, "rounds of the end-to-end middleware phase (a bare server, the bulwark stack without JWT, the peer stack without JWT; 0 skips it)")
 	flag.StringVar(&o.auditFile, "audit", "", "write the gateway's audit log to this file (default: discarded)")
+	flag.DurationVar(&o.failTime, "failover", 6*time.Second, "length of the failover phase: a service of 3 targets, one killed and revived (0 skips it)")
+	flag.IntVar(&o.reloads, "reloads", 20, "valid reloads in the reload-under-load phase, with 5 broken ones between them (0 skips it)")
+	flag.DurationVar(&o.reloadTime, "reload-time", 20*time.Second, "length of the reload-under-load phase")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "load:", err)
@@ -194,7 +206,17 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	if o.stackRnds > 0 {
-		return stackPhase(ctx, o)
+		if err := stackPhase(ctx, o); err != nil {
+			return err
+		}
+	}
+	if o.failTime > 0 {
+		if err := failoverPhase(ctx, o); err != nil {
+			return err
+		}
+	}
+	if o.reloads > 0 {
+		return reloadPhase(ctx, o)
 	}
 	return nil
 }

@@ -19,12 +19,14 @@ func TestLoadSmall(t *testing.T) {
 			o := options{
 				rounds: 2, stackRnds: 1, duration: 300 * time.Millisecond, workers: 4, maxReqs: 200,
 				flood: 3000, floodTime: 20 * time.Second, sample: 1000, floodVia: via, out: &out,
+				failTime: 3 * time.Second, reloads: 4, reloadTime: 3 * time.Second,
 			}
 			if err := run(context.Background(), o); err != nil {
 				t.Fatalf("run: %v\n%s", err, out.String())
 			}
 			for _, want := range []string{"throughput ratio gateway / bare:", "flood (" + via + ")", "heap from the 2nd sample on",
-				"throughput ratio bulwark / server:", "throughput ratio peer / server:"} {
+				"throughput ratio bulwark / server:", "throughput ratio peer / server:",
+				"client-visible 5xx", "t3 back in the rotation", "throughput ratio service / bare:", "reload under load"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}
