@@ -1,8 +1,5 @@
 package jwt
 
-// DecodeObject exposes the strict JSON decoder to the black-box tests.
-var DecodeObject = decodeObject
-
 // CacheLen reports the number of entries in v's verified-token cache.
 func CacheLen(v *Verifier) int {
 	n := 0

@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
 // Verifier authenticates requests bearing JWT access tokens. It implements
@@ -348,7 +349,7 @@ func isATJWT(typ string) bool {
 // checkClaims validates the decoded claims and builds the principal from
 // the same map.
 func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*verified, string, error) {
-	aud, ok := stringList(c["aud"], false)
+	aud, ok := claims.StringList(c["aud"], false)
 	if !ok || len(aud) == 0 {
 		return nil, "missing or invalid aud", ErrClaims
 	}
@@ -397,7 +398,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		if len(want) == 0 {
 			continue
 		}
-		vals, ok := stringList(got, false)
+		vals, ok := claims.StringList(got, false)
 		if !ok || !anyIn(vals, want) {
 			return nil, "required claim mismatch", ErrClaims
 		}
@@ -411,7 +412,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		scopes = strings.Fields(str)
 	}
 	if s, present := c["scp"]; present {
-		list, ok := stringList(s, true)
+		list, ok := claims.StringList(s, true)
 		if !ok {
 			return nil, "invalid scp", ErrClaims
 		}
@@ -419,7 +420,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 	}
 	var roles []string
 	if r, present := c["roles"]; present {
-		list, ok := stringList(r, false)
+		list, ok := claims.StringList(r, false)
 		if !ok {
 			return nil, "invalid roles", ErrClaims
 		}
