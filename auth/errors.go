@@ -9,6 +9,16 @@ import (
 	"github.com/bulwark-go/bulwark/problem"
 )
 
+// Token size limits shared by the bearer-token authenticators (auth/jwt,
+// auth/introspect), so that one token is never judged by two limits.
+const (
+	// DefaultMaxTokenSize is the longest bearer token accepted by default,
+	// in bytes, checked before any decoding or remote call.
+	DefaultMaxTokenSize = 8 << 10
+	// MaxTokenSizeLimit is the largest limit that can be configured.
+	MaxTokenSizeLimit = 64 << 10
+)
+
 // Sentinel errors. Authenticators wrap the last three; the middleware maps
 // them to statuses and challenges with errors.Is.
 var (

@@ -14,7 +14,7 @@ import (
 
 // Defaults, documented on the fields that use them.
 const (
-	DefaultMaxTokenSize      = 8 << 10
+	DefaultMaxTokenSize      = auth.DefaultMaxTokenSize
 	DefaultLeeway            = 60 * time.Second
 	DefaultCacheSize         = 10_000
 	DefaultCacheTTL          = 5 * time.Minute
@@ -26,7 +26,7 @@ const (
 	DefaultMaxJWKSSize       = 512 << 10
 
 	maxLeeway       = 5 * time.Minute
-	maxTokenSizeCap = 64 << 10
+	maxTokenSizeCap = auth.MaxTokenSizeLimit
 )
 
 // Config configures a [Verifier]. The zero value of every field but
@@ -49,7 +49,8 @@ type Config struct {
 	DangerouslyAllowQueryToken bool
 
 	// MaxTokenSize is the largest token accepted, in bytes, checked before
-	// any decoding. Default 8 KiB; at most 64 KiB.
+	// any decoding. Default 8 KiB ([auth.DefaultMaxTokenSize], the same as
+	// auth/introspect's); at most 64 KiB.
 	MaxTokenSize int
 
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat.

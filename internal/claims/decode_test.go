@@ -80,3 +80,28 @@ func FuzzStrictJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestIsCompactJOSE(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", true},
+		{"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", true}, // unsecured: empty signature
+		{"eyJhbGciOiJkaXIifQ..iv.ct.tag", true},        // JWE with an empty encrypted key
+		{"eyJ.p.s.x", false},                           // four segments
+		{".p.s", false},                                // no header
+		{"h.p.s==", false},                             // padding
+		{"h.p+/.s", false},                             // standard alphabet
+		{"2YotnFZFEjr1zCsicMWpAA", false},              // opaque
+		{"bwk_live_PZzjiOPtcMGU6wF31wjMNJ1L4zdFkD7Rr4Sj0PX", false},
+		{"", false},
+		{"..", false},
+		{"a b.c.d", false},
+	}
+	for _, tc := range tests {
+		if got := claims.IsCompactJOSE(tc.in); got != tc.want {
+			t.Errorf("IsCompactJOSE(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
