@@ -17,12 +17,31 @@ import (
 //
 // Authenticate returns the principal when the request carries a valid
 // credential of its kind; an error wrapping [ErrNoCredentials] when it
-// carries none (the middleware then asks the next authenticator); and any
-// other error — normally a [*CredentialError] from [Invalid], [Malformed] or
-// [Unavailable] — when a credential is present but not acceptable, which
-// ends the request. Implementations must be safe for concurrent use.
+// carries none, or [ErrNotMine] when what it finds is of another kind (the
+// middleware then asks the next authenticator); and any other error —
+// normally a [*CredentialError] from [Invalid], [Malformed] or
+// [Unavailable] — when a credential of its kind is present but not
+// acceptable, which ends the request. Implementations must be safe for
+// concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Recognizer is implemented by authenticators that can tell by its shape
+// alone, without verifying it and without I/O, that a request carries a
+// credential of their kind: the JWT verifier recognizes a compact JWS, the
+// API-key authenticator a key with its checksum. Recognizes must be cheap,
+// and true exactly when Authenticate would judge the credential (rather
+// than return [ErrNoCredentials] or [ErrNotMine]).
+//
+// [Auth] uses it to give each credential to its owner whatever the order
+// of the chain: when some authenticators recognize the request, only they
+// are asked. An authenticator that takes any value of a scheme (an
+// introspector, for which every bearer token may be opaque) must not
+// implement it: it is asked only when no one recognizes the credential, so
+// a JWT or an API key never reaches a remote server.
+type Recognizer interface {
+	Recognizes(r *http.Request) bool
 }
 
 // AuthenticatorFunc adapts a function to an [Authenticator].
@@ -41,7 +60,9 @@ type Challenger interface {
 // Config configures the middleware.
 type Config struct {
 	// Authenticators are tried in order until one finds its kind of
-	// credential. Required.
+	// credential; those that implement [Recognizer] and recognize the
+	// request's credential are asked alone, so the order does not decide
+	// whose credential it is. Required.
 	Authenticators []Authenticator
 
 	// Realm is the realm= parameter of challenges. Optional; must be a
@@ -62,6 +83,8 @@ type Config struct {
 // concurrent use.
 type Auth struct {
 	authenticators []Authenticator
+	recognizers    []Recognizer // per authenticator; nil where it is not one
+	nrecognizers   int
 	challenges     []string // one per scheme, "Bearer realm=…, resource_metadata=…" without error
 	params         string   // ", realm=…, resource_metadata=…" appended to Bearer error challenges
 	errh           problem.ErrorHandler
@@ -94,7 +117,14 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a := &Auth{
 		authenticators: append([]Authenticator(nil), cfg.Authenticators...),
+		recognizers:    make([]Recognizer, len(cfg.Authenticators)),
 		errh:           problem.Or(cfg.ErrorHandler),
+	}
+	for i, au := range a.authenticators {
+		if rc, ok := au.(Recognizer); ok {
+			a.recognizers[i] = rc
+			a.nrecognizers++
+		}
 	}
 	var params []string
 	if cfg.Realm != "" {
@@ -122,25 +152,76 @@ func New(cfg Config) (*Auth, error) {
 	return a, nil
 }
 
-// Authenticate runs the authenticators in order and returns the first
-// principal found. It returns an error wrapping [ErrNoCredentials] when no
-// authenticator found a credential, and the first other error as soon as
-// one occurs: a bad credential is never passed on to a later authenticator.
+// Authenticate finds the owner of the request's credential and returns the
+// principal it vouches for.
+//
+// Ownership goes by shape first: when authenticators implementing
+// [Recognizer] recognize the credential, that one alone is asked (two of
+// them — a request carrying credentials of two kinds — is a malformed
+// request); otherwise every authenticator is asked in order. An answer of
+// [ErrNoCredentials] or [ErrNotMine] passes the request on; any other error
+// ends it at once: a bad credential is never passed on to a later
+// authenticator. It returns an error wrapping [ErrNoCredentials] when no
+// authenticator found a credential, and an invalid-token error when a
+// credential was present but no authenticator took it.
 func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
-	for _, au := range a.authenticators {
-		p, err := au.Authenticate(r)
-		switch {
-		case err == nil && p != nil:
-			return p, nil
-		case err == nil: // a nil principal without an error is a bug: fail closed
-			return nil, Invalid("authenticator returned no principal", nil)
-		case errors.Is(err, ErrNoCredentials):
-			continue
-		default:
-			return nil, err
+	owner := -1
+	if a.nrecognizers > 0 && len(a.authenticators) > 1 {
+		for i, rc := range a.recognizers {
+			if rc == nil || !rc.Recognizes(r) {
+				continue
+			}
+			if owner >= 0 {
+				return nil, errSeveralKinds
+			}
+			owner = i
 		}
 	}
+	if owner >= 0 {
+		p, err := a.ask(a.authenticators[owner], r, nil)
+		if err != nil && errors.Is(err, ErrNoCredentials) { // it recognized a credential: fail closed
+			return nil, Invalid("recognized credential disowned", err)
+		}
+		return p, err
+	}
+	var notMine error
+	for _, au := range a.authenticators {
+		p, err := a.ask(au, r, &notMine)
+		if err == nil || !errors.Is(err, ErrNoCredentials) {
+			return p, err
+		}
+	}
+	if notMine != nil {
+		var ce *CredentialError
+		if errors.As(notMine, &ce) && ce.Reason != "" {
+			return nil, Invalid(ce.Reason, nil)
+		}
+		return nil, Invalid("credential of no configured kind", nil)
+	}
 	return nil, &CredentialError{Kind: ErrNoCredentials}
+}
+
+var errSeveralKinds = Malformed("credentials of several kinds")
+
+// ask asks one authenticator. It returns an error wrapping ErrNoCredentials
+// to go on to the next one, recording the first ErrNotMine in *notMine.
+func (a *Auth) ask(au Authenticator, r *http.Request, notMine *error) (*Principal, error) {
+	p, err := au.Authenticate(r)
+	switch {
+	case err == nil && p != nil:
+		return p, nil
+	case err == nil: // a nil principal without an error is a bug: fail closed
+		return nil, Invalid("authenticator returned no principal", nil)
+	case errors.Is(err, ErrNotMine):
+		if notMine == nil { // the owner disowned what it recognized: fail closed
+			return nil, Invalid("recognized credential disowned", err)
+		}
+		if *notMine == nil {
+			*notMine = err
+		}
+		return nil, ErrNoCredentials
+	}
+	return nil, err
 }
 
 // Handler returns middleware that authenticates every request, puts the

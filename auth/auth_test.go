@@ -277,6 +277,7 @@ func TestStatusCode(t *testing.T) {
 		auth.Malformed("x"):           400,
 		auth.Unavailable("x", nil):    503,
 		auth.ErrNoCredentials:         401,
+		auth.NotMine("x"):             401,
 		&auth.ScopeError{Policy: "x"}: 403,
 	} {
 		if got := auth.StatusCode(err); got != want {

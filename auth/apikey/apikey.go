@@ -119,7 +119,9 @@ func (k *Keys) Close(ctx context.Context) error {
 func (k *Keys) Flush(ctx context.Context) error { return k.used.flush(ctx) }
 
 // Authenticate implements [auth.Authenticator]. It reads the key from the
-// configured header (or query parameter, if allowed), refuses malformed
+// configured header (or query parameter, if allowed), answers
+// [auth.ErrNotMine] for a bearer token that is not a key (a JWT, an opaque
+// token: another authenticator's), refuses malformed
 // keys and keys with a bad checksum before any store access, looks the
 // digest up (cache first), and refuses unknown, expired, revoked and
 // rotated-out keys. The principal has Subject "apikey:<id>", Method
@@ -240,7 +242,7 @@ func Tier(ctx context.Context) (string, bool) {
 // [auth.ErrNoCredentials] when there is none of this kind.
 func (k *Keys) extract(r *http.Request) (string, error) {
 	var key string
-	found := false
+	found, foreign := false, false
 	if vals := r.Header[k.header]; len(vals) > 0 {
 		if len(vals) > 1 {
 			return "", auth.Malformed("several " + k.header + " headers")
@@ -256,8 +258,11 @@ func (k *Keys) extract(r *http.Request) (string, error) {
 				key, found = tok, true
 			case looksLikeKey(tok):
 				return "", errWrongPrefix
+			default:
+				// Any other bearer token (a JWT, say) is not ours, unless
+				// a key turns up in the query string.
+				foreign = true
 			}
-			// Any other bearer token (a JWT, say) is not ours.
 		} else {
 			key, found = v, true
 		}
@@ -272,11 +277,26 @@ func (k *Keys) extract(r *http.Request) (string, error) {
 	} else if k.keyInQuery(r.URL.RawQuery) {
 		return "", auth.Malformed("key in query string, which is not allowed")
 	}
-	if !found {
-		return "", auth.ErrNoCredentials
+	switch {
+	case found:
+		return key, nil
+	case foreign:
+		return "", errNotKey
 	}
-	return key, nil
+	return "", auth.ErrNoCredentials
 }
+
+// Recognizes implements [auth.Recognizer]: r carries something shaped like
+// an API key where k reads keys (its own prefix, or a well-formed key of
+// another prefix, in the configured header or allowed query parameter; a
+// key in a query string where none is allowed), or presents keys in a
+// malformed way. Any other bearer token is another authenticator's.
+func (k *Keys) Recognizes(r *http.Request) bool {
+	_, err := k.extract(r)
+	return err == nil || !(errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrNotMine))
+}
+
+var _ auth.Recognizer = (*Keys)(nil)
 
 // keyInQuery reports whether the raw query carries this prefix followed by
 // '_', even percent-encoded. It allocates only for queries containing '%'.
@@ -330,6 +350,7 @@ var (
 	errRevoked     error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "revoked key", Err: ErrRevoked}
 	errExpired     error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "expired key", Err: ErrExpired}
 	errRotatedOut  error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "key replaced by rotation", Err: ErrExpired}
+	errNotKey      error = &auth.CredentialError{Kind: auth.ErrNotMine, Reason: "not an API key"}
 )
 
 func refusal(parseErr error) error {

@@ -33,6 +33,12 @@
 //
 // # Verification, and why not bcrypt
 //
+// In an auth chain, keys may share Authorization: Bearer with JWTs and
+// opaque tokens: [Keys] recognizes its keys by their shape (and answers
+// auth.ErrNotMine for any other bearer value), so the auth middleware gives
+// them to it whatever the order of the chain, and never to an introspection
+// endpoint.
+//
 // [Keys.Authenticate] checks, in order and without allocating: the prefix,
 // the exact length, the alphabet and the checksum. A mistyped, truncated,
 // extended or random value is refused there, before any store access, so a

@@ -79,7 +79,11 @@
 // The Authorization header with the Bearer scheme (RFC 6750 §2.1) only, by
 // default. [Config.Cookie] adds a cookie; [Config.DangerouslyAllowQueryToken]
 // the access_token query parameter. A token in two places, or two
-// Authorization headers, is a malformed request.
+// Authorization headers, is a malformed request. A bearer value that is not
+// shaped like a JOSE compact serialization (a JWS, or a JWE, which is
+// refused) is not the verifier's: it answers auth.ErrNotMine, and the auth
+// middleware gives the value to another authenticator (an API key, an
+// opaque token for introspection) or refuses it if none takes it.
 //
 // # The 401/403 contract
 //

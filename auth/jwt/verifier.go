@@ -166,7 +166,9 @@ func (v *Verifier) Close() error {
 }
 
 // Authenticate extracts the bearer token from r and verifies it. It
-// returns [auth.ErrNoCredentials] when r carries no bearer token, and a
+// returns [auth.ErrNoCredentials] when r carries no bearer token,
+// [auth.ErrNotMine] when the bearer value is not shaped like a JWT (an API
+// key or an opaque token, for another authenticator of the chain), and a
 // [*auth.CredentialError] when the token is malformed, invalid or cannot be
 // judged right now (keys unavailable).
 func (v *Verifier) Authenticate(r *http.Request) (*auth.Principal, error) {
@@ -177,22 +179,42 @@ func (v *Verifier) Authenticate(r *http.Request) (*auth.Principal, error) {
 	return v.Verify(r.Context(), tok)
 }
 
+// Recognizes implements [auth.Recognizer]: r carries a value shaped like a
+// JWT (a JOSE compact serialization) where the verifier reads tokens, or
+// presents tokens in a malformed way.
+func (v *Verifier) Recognizes(r *http.Request) bool {
+	_, err := v.extract(r)
+	return err == nil || !(errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrNotMine))
+}
+
+var _ auth.Recognizer = (*Verifier)(nil)
+
+// errNotJWT is the answer for a bearer value of another kind; built once.
+var errNotJWT = auth.NotMine("not a compact JWS")
+
 // extract finds the token: the Authorization header (scheme Bearer, RFC
-// 6750 §2.1), and the cookie and query parameter only where configured.
+// 6750 §2.1), and the cookie and query parameter only where configured. A
+// bearer value in the header or the query that is not shaped like a JWT is
+// another authenticator's (the cookie is the verifier's alone).
 func (v *Verifier) extract(r *http.Request) (string, error) {
 	var tok string
-	found := 0
+	found, foreign := 0, false
 	if h := r.Header["Authorization"]; len(h) > 0 {
 		if len(h) > 1 {
 			return "", auth.Malformed("several Authorization headers")
 		}
 		scheme, rest, _ := strings.Cut(h[0], " ")
 		if strings.EqualFold(scheme, "Bearer") {
-			tok = strings.TrimLeft(rest, " ")
-			if tok == "" {
+			t := strings.TrimLeft(rest, " ")
+			switch {
+			case t == "":
 				return "", auth.Malformed("empty bearer token")
+			case claims.IsCompactJOSE(t):
+				tok = t
+				found++
+			default:
+				foreign = true
 			}
-			found++
 		}
 	}
 	if v.cookie != "" {
@@ -211,17 +233,23 @@ func (v *Verifier) extract(r *http.Request) (string, error) {
 			if len(q) > 1 {
 				return "", auth.Malformed("several access_token parameters")
 			}
-			tok = q[0]
-			found++
+			if claims.IsCompactJOSE(q[0]) {
+				tok = q[0]
+				found++
+			} else {
+				foreign = true
+			}
 		}
 	}
-	switch found {
-	case 0:
-		return "", auth.ErrNoCredentials
-	case 1:
+	switch {
+	case found == 1:
 		return tok, nil
+	case found > 1:
+		return "", auth.Malformed("token presented in several places")
+	case foreign:
+		return "", errNotJWT
 	}
-	return "", auth.Malformed("token presented in several places")
+	return "", auth.ErrNoCredentials
 }
 
 // Verify verifies a token taken from anywhere and returns its principal.
