@@ -298,33 +298,49 @@ func (k *Keys) Recognizes(r *http.Request) bool {
 
 var _ auth.Recognizer = (*Keys)(nil)
 
-// keyInQuery reports whether the raw query carries this prefix followed by
-// '_', even percent-encoded. It allocates only for queries containing '%'.
+// keyInQuery reports whether the raw query carries a well-formed key of
+// this prefix, checksum valid, as a whole word (what a secret scanner
+// matching \b<prefix>_[0-9A-Za-z]{39}\b flags), even percent-encoded: a
+// key that leaked into a URL. Anything else that merely contains the
+// prefix — a key's start, a mistyped key — is not a leak. It allocates
+// only for queries containing '%'.
 func (k *Keys) keyInQuery(q string) bool {
 	if q == "" {
 		return false
 	}
-	if strings.Contains(q, k.marker) {
-		return true
-	}
-	if strings.IndexByte(q, '%') < 0 {
-		return false
-	}
-	// Decode %XX leniently (a malformed escape is kept as is): this
-	// catches honest leaks, and a key hidden any other way is refused
-	// anyway, since it is never read from the query.
-	b := make([]byte, 0, len(q))
-	for i := 0; i < len(q); i++ {
-		if q[i] == '%' && i+2 <= len(q)-1 && ishex(q[i+1]) && ishex(q[i+2]) {
-			b = append(b, unhex(q[i+1])<<4|unhex(q[i+2]))
-			i += 2
-			continue
+	if strings.IndexByte(q, '%') >= 0 {
+		// Decode %XX leniently (a malformed escape is kept as is): this
+		// catches honest leaks, and a key hidden any other way is refused
+		// anyway, since it is never read from the query.
+		b := make([]byte, 0, len(q))
+		for i := 0; i < len(q); i++ {
+			if q[i] == '%' && i+2 <= len(q)-1 && ishex(q[i+1]) && ishex(q[i+2]) {
+				b = append(b, unhex(q[i+1])<<4|unhex(q[i+2]))
+				i += 2
+				continue
+			}
+			b = append(b, q[i])
 		}
-		b = append(b, q[i])
+		q = string(b)
 	}
-	u := string(b)
-	return strings.Contains(u, k.marker)
+	for i := 0; ; {
+		j := strings.Index(q[i:], k.marker)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		end := at + len(k.marker) + tailLen
+		if (at == 0 || !isWordByte(q[at-1])) && end <= len(q) && (end == len(q) || !isWordByte(q[end])) {
+			if _, err := ParseKey(k.prefix, q[at:end]); err == nil {
+				return true
+			}
+		}
+		i = at + 1
+	}
 }
+
+// isWordByte reports whether c is a regular-expression word character.
+func isWordByte(c byte) bool { return isBase62(c) || c == '_' }
 
 func ishex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'

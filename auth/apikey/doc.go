@@ -71,8 +71,9 @@
 // Protects against: guessing and brute force (entropy; no oracle in the
 // timing); theft of the key store (only peppered digests); keys leaking
 // through URLs (refused in query strings unless
-// [Config.InsecureQueryParam] allows it, and a key seen in a query string
-// is refused with 400 so the mistake is noticed); a test key used in
+// [Config.InsecureQueryParam] allows it, and a well-formed key seen in a
+// query string is refused with 400 so the mistake is noticed; its
+// non-secret start is not); a test key used in
 // production (prefixes); a key that outlives its purpose (expiry, rotation
 // with a bounded overlap, revocation); garbage floods reaching the
 // database (checksum first); an unreachable store (fail closed with 503).
