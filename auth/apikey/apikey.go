@@ -160,6 +160,7 @@ func (k *Keys) Authenticate(r *http.Request) (*auth.Principal, error) {
 // lookup reads the record for digest d (or, failing that, for the digests
 // under previous peppers) and caches it under d.
 func (k *Keys) lookup(ctx context.Context, key string, d Digest, now time.Time) (*entry, error) {
+	gen := k.cache.generation() // before the read: see cache
 	rec, err := k.store.Lookup(ctx, d)
 	for i := 0; errors.Is(err, ErrNotFound) && i < len(k.previous); i++ {
 		rec, err = k.store.Lookup(ctx, k.previous[i].sum(key))
@@ -171,7 +172,7 @@ func (k *Keys) lookup(ctx context.Context, key string, d Digest, now time.Time) 
 		return nil, auth.Unavailable("key store unavailable", err)
 	}
 	e := &entry{rec: rec, p: principal(&rec), at: now}
-	k.cache.put(d, e)
+	k.cache.put(d, e, gen)
 	return e, nil
 }
 

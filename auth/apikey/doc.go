@@ -89,7 +89,9 @@
 // # Revocation and caching
 //
 // [Keys.Revoke] (and Rotate, Expire, Delete) takes effect on the next
-// request on the instance that made the call. Other instances sharing the
+// request on the instance that made the call, and is final: a lookup that
+// was already under way when it ran cannot cache the record it read (a
+// generation check), so the old state never comes back. Other instances sharing the
 // store keep serving their cached record until it is [Config.CacheTTL]
 // old (default 10s, at most 5m): that is the bound on cross-instance
 // revocation. Last-use times are kept in memory and written in batches by
