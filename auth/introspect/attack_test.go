@@ -113,3 +113,33 @@ func TestAttackSizeLimitDifferentialWithJWT(t *testing.T) {
 		t.Error("a token over the limit was sent to the endpoint")
 	}
 }
+
+// TestAttackIntrospectionRedirectWithCustomClient: a redirect from the
+// introspection endpoint (a 307 keeps the POST body) would resend the
+// token and this resource server's client credentials to wherever it
+// points. The default client never follows one; a caller's own HTTPClient
+// (for a private CA, a proxy) used to follow it silently.
+func TestAttackIntrospectionRedirectWithCustomClient(t *testing.T) {
+	var stolen atomic.Int32
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stolen.Add(1)
+		_, _ = w.Write([]byte(`{"active":true,"sub":"admin"}`))
+	}))
+	t.Cleanup(thief.Close)
+	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, thief.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(ep.Close)
+	for _, client := range []*http.Client{nil, {}, ep.Client()} {
+		in, err := introspect.New(introspect.Config{Endpoint: ep.URL, ClientID: "rs", ClientSecret: "secret", HTTPClient: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, err := in.Authenticate(bearerRequest("opaque-token")); !errors.Is(err, auth.ErrUnavailable) {
+			t.Errorf("client %p: Authenticate = %v, %v; want ErrUnavailable", client, p, err)
+		}
+	}
+	if n := stolen.Load(); n != 0 {
+		t.Errorf("the redirect target received %d introspection requests, want 0", n)
+	}
+}

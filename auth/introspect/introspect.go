@@ -65,8 +65,11 @@ type Config struct {
 	MaxTokenBytes int
 	// MaxResponseBytes caps the endpoint's answer. Default 64 KiB.
 	MaxResponseBytes int64
-	// HTTPClient makes the calls. Default: a client with Timeout that does
-	// not follow redirects (a redirect would resend the credentials).
+	// HTTPClient makes the calls. Default: a client with Timeout. Whichever
+	// is used, the introspector works on a copy that never follows a
+	// redirect (it would resend the token and the client credentials): the
+	// client's own CheckRedirect is replaced, and a redirect answer is a
+	// failure (503).
 	HTTPClient *http.Client
 
 	// JWT, when set, receives tokens shaped like a JWT (three base64url
@@ -150,15 +153,14 @@ func New(cfg Config) (*Introspector, error) {
 	if cfg.MaxResponseBytes == 0 {
 		cfg.MaxResponseBytes = 64 << 10
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{
-			Timeout: cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+	// Never follow a redirect: it would resend the token and the client
+	// credentials. A caller's client is copied and gets the same rule.
+	client := &http.Client{Timeout: cfg.Timeout}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		client = &c
 	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

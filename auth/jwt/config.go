@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -89,7 +88,11 @@ type Config struct {
 	// MaxJWKSSize caps discovery and JWKS response bodies. Default 512 KiB.
 	MaxJWKSSize int64
 	// HTTPClient fetches discovery documents and JWK Sets. Default: a
-	// client that follows redirects only to URLs [auth.CheckURL] accepts.
+	// plain client. Whichever is used, the verifier works on a copy that
+	// follows a redirect only to a host keys may come from (the issuer's,
+	// JWKSURL's, or one in [Issuer.AllowedJWKSHosts]), never from https to
+	// http, at most 5 times; the client's own CheckRedirect is asked after
+	// that rule, not instead of it.
 	HTTPClient *http.Client
 
 	// Now returns the current time, for token times (exp, nbf, iat), the
@@ -120,8 +123,18 @@ type Issuer struct {
 	JWKSURL string
 	// Discovery finds the JWKS URL in the issuer's OpenID Connect metadata
 	// (Issuer + "/.well-known/openid-configuration"), whose "issuer" must
-	// equal Issuer exactly.
+	// equal Issuer exactly, and whose "jwks_uri" must be https when Issuer
+	// is, and on Issuer's host (and port) unless AllowedJWKSHosts lists its
+	// host: a discovery document never sends every instance to fetch keys
+	// from a cleartext or internal URL.
 	Discovery bool
+	// AllowedJWKSHosts are hosts other than Issuer's (and JWKSURL's) that
+	// keys may come from: where the discovery document's jwks_uri may
+	// point, and where key URLs may redirect. Each is a host name or
+	// address, with ":port" for a port other than 443. Default none. Some
+	// providers need one: Google's issuer is accounts.google.com, its keys
+	// are at www.googleapis.com.
+	AllowedJWKSHosts []string
 
 	// DangerouslySkipTypeCheck turns off the RFC 9068 rule that the JOSE
 	// "typ" be "at+jwt" (or "application/at+jwt"). That rule is what keeps
@@ -209,6 +222,14 @@ func (c *Config) check() []error {
 		if sources != 1 {
 			bad(f+"Keys", "", "exactly one of Keys, JWKSURL and Discovery is required")
 		}
+		for _, h := range is.AllowedJWKSHosts {
+			if !validHostEntry(h) {
+				bad(f+"AllowedJWKSHosts", h, "must be a host or host:port, without a scheme or path")
+			}
+		}
+		if len(is.AllowedJWKSHosts) > 0 && len(is.Keys) > 0 {
+			bad(f+"AllowedJWKSHosts", "", "has no meaning with static Keys")
+		}
 		if hmac && len(is.Keys) == 0 {
 			bad(f+"Algorithms", "", "HMAC algorithms need static Keys: a JWK Set is public")
 		}
@@ -289,16 +310,4 @@ func orDur(v, def time.Duration) time.Duration {
 		return def
 	}
 	return v
-}
-
-// defaultClient refuses redirects to URLs auth.CheckURL would refuse.
-func defaultClient() *http.Client {
-	return &http.Client{
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("jwt: too many redirects")
-			}
-			return auth.CheckURL(req.URL.String())
-		},
-	}
 }

@@ -44,6 +44,12 @@
 //     the JOSE "typ" must be "at+jwt" (or "application/at+jwt"). It can be
 //     switched off per issuer ([Issuer.DangerouslySkipTypeCheck]) for
 //     providers that do not send it.
+//   - Key source redirection (SSRF). Keys are fetched only from the hosts
+//     the configuration names: the discovery document's jwks_uri must be
+//     https when the issuer is, and on the issuer's host unless
+//     [Issuer.AllowedJWKSHosts] lists its host; redirects are followed
+//     only within those hosts and never from https to http, and the rule
+//     holds for a caller's own [Config.HTTPClient] too.
 //   - Denial of service through the key source. A token naming an unknown
 //     kid refreshes the JWK Set at most once per
 //     [Config.UnknownKeyRefresh] (30 s), one fetch at a time whatever the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,8 +41,11 @@ const maxNegative = 4096
 type remoteKeys struct {
 	fc        fetchConfig
 	issuer    string
+	issuerURL *url.URL
 	discovery bool
-	allowed   []string
+	allowed   []string // algorithms
+	hosts     keyHosts // where keys may come from
+	client    *http.Client
 
 	set atomic.Pointer[keySet]
 
@@ -63,14 +67,19 @@ type flight struct {
 	age  time.Duration // next refresh, from Cache-Control
 }
 
-func startRemote(fc fetchConfig, iss, jwksURL string, discovery bool, allowed []string) *remoteKeys {
+func startRemote(fc fetchConfig, c Issuer) *remoteKeys {
 	ctx, cancel := context.WithCancel(context.Background())
+	issuerURL, _ := url.Parse(c.Issuer) // checked in cfg.check
+	hosts := newKeyHosts(c.Issuer, c.JWKSURL, c.AllowedJWKSHosts)
 	r := &remoteKeys{
 		fc:        fc,
-		issuer:    iss,
-		discovery: discovery,
-		allowed:   allowed,
-		jwksURL:   jwksURL,
+		issuer:    c.Issuer,
+		issuerURL: issuerURL,
+		discovery: c.Discovery,
+		allowed:   append([]string(nil), c.Algorithms...),
+		hosts:     hosts,
+		client:    withRedirectRule(fc.client, hosts),
+		jwksURL:   c.JWKSURL,
 		negative:  map[string]time.Time{},
 		limiter:   rate.NewLimiter(rate.Every(fc.unknownKey), 1),
 		ctx:       ctx,
@@ -257,7 +266,7 @@ func (r *remoteKeys) discover(ctx context.Context) (string, error) {
 		// another.
 		return "", errors.New("jwt: discovery document names another issuer")
 	}
-	if err := auth.CheckURL(meta.JWKSURI); err != nil {
+	if _, err := checkDocumentURL(meta.JWKSURI, r.issuerURL, r.hosts); err != nil {
 		return "", fmt.Errorf("jwt: discovery jwks_uri: %w", err)
 	}
 	return meta.JWKSURI, nil
@@ -271,7 +280,7 @@ func (r *remoteKeys) get(ctx context.Context, u string) ([]byte, http.Header, er
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := r.fc.client.Do(req) // #nosec G704 -- the URL comes from configuration or verified discovery, checked by auth.CheckURL
+	resp, err := r.client.Do(req) // #nosec G704 -- the URL comes from configuration or verified discovery, checked by checkDocumentURL; redirects by withRedirectRule
 	if err != nil {
 		return nil, nil, err
 	}

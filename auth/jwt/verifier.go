@@ -117,9 +117,6 @@ func New(cfg Config) (*Verifier, error) {
 		negTTL:     orDur(cfg.NegativeCacheTTL, DefaultNegativeCacheTTL),
 		now:        v.now,
 	}
-	if fc.client == nil {
-		fc.client = defaultClient()
-	}
 	if fc.maxBytes == 0 {
 		fc.maxBytes = DefaultMaxJWKSSize
 	}
@@ -148,7 +145,7 @@ func New(cfg Config) (*Verifier, error) {
 			}
 			is.static = newKeySet(keys)
 		} else {
-			is.remote = startRemote(fc, c.Issuer, c.JWKSURL, c.Discovery, append([]string(nil), c.Algorithms...))
+			is.remote = startRemote(fc, c)
 			v.closeFuncs = append(v.closeFuncs, is.remote.close)
 		}
 		v.issuers[c.Issuer] = is

@@ -274,6 +274,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"token size too large", jwt.Config{Issuers: []jwt.Issuer{ok}, MaxTokenSize: 1 << 20}, "jwt.Config.MaxTokenSize"},
 		{"floor above ceiling", jwt.Config{Issuers: []jwt.Issuer{ok}, RefreshFloor: 2 * time.Hour}, "jwt.Config.RefreshFloor"},
 		{"bad cookie name", jwt.Config{Issuers: []jwt.Issuer{ok}, Cookie: "a b"}, "jwt.Config.Cookie"},
+		{"allowed JWKS host with a scheme", jwt.Config{Issuers: []jwt.Issuer{{Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"RS256"}, Discovery: true,
+			AllowedJWKSHosts: []string{"https://keys.example"}}}}, "jwt.Config.Issuers[0].AllowedJWKSHosts"},
+		{"allowed JWKS hosts with static keys", jwt.Config{Issuers: []jwt.Issuer{func() jwt.Issuer { i := ok; i.AllowedJWKSHosts = []string{"keys.example"}; return i }()}}, "jwt.Config.Issuers[0].AllowedJWKSHosts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
