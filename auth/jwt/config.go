@@ -78,7 +78,12 @@ type Config struct {
 	RefreshCeiling time.Duration
 	// UnknownKeyRefresh is the minimum interval between JWKS refreshes
 	// caused by tokens naming an unknown kid (a key rotation, or a flood of
-	// random kids). Default 30 s; at least 1 s.
+	// random kids) while the set is fresh. Default 30 s; at least 1 s.
+	// Once the set is older than its own Cache-Control max-age (at least
+	// 1 s, at most UnknownKeyRefresh), the next unknown kid refreshes it
+	// whatever that budget: random kids cannot delay a genuinely new key
+	// past the provider's own max-age, nor cause more than one refresh per
+	// max-age.
 	UnknownKeyRefresh time.Duration
 	// NegativeCacheTTL is how long a kid not found after a refresh is
 	// refused without asking again. Default 1 minute. A new key set clears it.

@@ -52,9 +52,12 @@
 //     holds for a caller's own [Config.HTTPClient] too.
 //   - Denial of service through the key source. A token naming an unknown
 //     kid refreshes the JWK Set at most once per
-//     [Config.UnknownKeyRefresh] (30 s), one fetch at a time whatever the
-//     number of requests waiting, and a kid still unknown afterwards is
-//     refused from a negative cache. Fetches have a timeout and a body
+//     [Config.UnknownKeyRefresh] (30 s) or, when the set is older than its
+//     own Cache-Control max-age, once per max-age (so a flood of random
+//     kids neither hammers the provider nor delays a genuinely new key
+//     past that max-age), one fetch at a time whatever the number of
+//     requests waiting, and a kid still unknown afterwards is refused from
+//     a negative cache. Fetches have a timeout and a body
 //     cap. A set is replaced whole, so a key the provider removed stops
 //     working; a failed fetch keeps the last good set.
 //   - Repeated verification cost. A verified token is cached by the SHA-256
