@@ -339,3 +339,105 @@ func TestChainOwnership(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackHandlerMutatesCachedPrincipal: the JWT, introspection and API
+// key authenticators cache what they verified, and used to hand every
+// request the cached *Principal itself. A handler that changed it — by
+// mistake, or a library appending a scope for its own use — changed it for
+// every later request with the same credential: here a scope, a role, a
+// claim and the subject are written, and the next request must not see
+// them (nor pass a policy they would satisfy).
+func TestAttackHandlerMutatesCachedPrincipal(t *testing.T) {
+	f := newChainFixture(t)
+	f.server.answers[chainOpaque]["roles"] = []string{"viewer"}
+	f.server.answers[chainOpaque]["ext"] = map[string]any{"tenant": "acme"}
+	for _, tc := range []struct {
+		name string
+		a    auth.Authenticator
+		cred string
+	}{
+		{"jwt", f.jwt, signedJWT(t, `,"scope":"orders:read","roles":["viewer"],"ext":{"tenant":"acme"}`)},
+		{"introspect", cachingIntrospector(t, f), chainOpaque},
+		{"apikey", f.apikey, f.key},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := auth.New(auth.Config{Authenticators: []auth.Authenticator{tc.a}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			admin, _ := auth.Compile("scope(admin) or role(admin)")
+			var seen []string // what each request's handler saw, before it wrote
+			h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				p, _ := auth.PrincipalFromContext(r.Context())
+				seen = append(seen, tampered(p))
+				if err := a.Authorize(r, admin); err == nil {
+					w.WriteHeader(http.StatusTeapot) // the tampered principal passed the admin policy
+				}
+				p.Subject = "root"
+				p.Scopes = append(p.Scopes, "admin")
+				if len(p.Scopes) > 1 {
+					p.Scopes[0] = "admin"
+				}
+				p.Roles = append(p.Roles, "admin")
+				if len(p.Roles) > 0 {
+					p.Roles[0] = "admin"
+				}
+				p.Claims["role"] = "admin"
+				for _, v := range p.Claims {
+					if m, ok := v.(map[string]any); ok {
+						m["tenant"] = "evil"
+					}
+				}
+			}))
+			for i := range 3 {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("Authorization", "Bearer "+tc.cred)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					t.Fatalf("request %d: status %d, want 200 (the principal as verified, without admin)", i+1, w.Code)
+				}
+				if got := seen[len(seen)-1]; got != "" {
+					t.Fatalf("request %d sees an earlier handler's changes: %s", i+1, got)
+				}
+			}
+		})
+	}
+}
+
+// tampered describes what in p the handler above would have written, or
+// "" if nothing.
+func tampered(p *auth.Principal) string {
+	var out []string
+	if p.Subject == "root" {
+		out = append(out, "subject root")
+	}
+	if slices.Contains(p.Scopes, "admin") {
+		out = append(out, fmt.Sprintf("scopes %q", p.Scopes))
+	}
+	if slices.Contains(p.Roles, "admin") {
+		out = append(out, fmt.Sprintf("roles %q", p.Roles))
+	}
+	if p.Claims["role"] != nil {
+		out = append(out, "claim role")
+	}
+	for k, v := range p.Claims {
+		if m, ok := v.(map[string]any); ok && m["tenant"] == "evil" {
+			out = append(out, "claim "+k+".tenant")
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// cachingIntrospector is the fixture's introspector with its cache on.
+func cachingIntrospector(t *testing.T, f *chainFixture) *introspect.Introspector {
+	t.Helper()
+	in, err := introspect.New(introspect.Config{
+		Endpoint: f.server.URL, ClientID: "orders-api", ClientSecret: "secret", Audience: chainAudience,
+		Now: func() time.Time { return chainNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}

@@ -154,7 +154,7 @@ func (k *Keys) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if k.used != nil && e.touch(now) {
 		k.used.record(e.rec.ID, now)
 	}
-	return e.p, nil
+	return e.p.Clone(), nil // the caller's own copy: the cached one stays as stored
 }
 
 // lookup reads the record for digest d (or, failing that, for the digests

@@ -198,7 +198,7 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Pri
 		if !ok {
 			return nil, auth.Invalid("inactive token (cached)", nil)
 		}
-		return p, nil
+		return p.Clone(), nil // the caller's own copy: the cached one stays as answered
 	}
 	v, err, _ := in.group.Do(string(key[:]), func() (any, error) {
 		// The single-flight call is shared: it must not die with the first
@@ -210,7 +210,8 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Pri
 	if err != nil {
 		return nil, err
 	}
-	return v.(*auth.Principal), nil
+	// The answer is shared by every caller of the flight, and cached.
+	return v.(*auth.Principal).Clone(), nil
 }
 
 func (in *Introspector) cached(key [32]byte, now time.Time) (p *auth.Principal, active, hit bool) {

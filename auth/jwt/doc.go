@@ -79,9 +79,10 @@
 // space-separated string as some providers send); Roles are the "roles"
 // claim (RFC 9068 §2.2.3.1), an array or a single string. "jti" and "sid"
 // are offered to the revocation hook. [auth.Principal.Claims] holds every
-// claim as encoding/json would decode it into an any (numbers are float64);
-// it is shared by every request presenting the same token and must not be
-// modified.
+// claim as encoding/json would decode it into an any (numbers are float64,
+// as auth/introspect has them too); each request gets its own copy of the
+// cached principal, so a handler that writes to it cannot change what later
+// requests with the same token see.
 //
 // # Where the token comes from
 //

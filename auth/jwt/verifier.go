@@ -261,7 +261,7 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*auth.Principal, err
 			if err := v.checkRevoked(ctx, e.id); err != nil {
 				return nil, err
 			}
-			return e.p, nil
+			return e.p.Clone(), nil // the caller's own copy: the cached one stays as verified
 		}
 	}
 	p, err := v.verify(ctx, tok, now)
@@ -277,6 +277,7 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*auth.Principal, err
 			until = p.exp
 		}
 		v.cache.put(sum, &cacheEntry{p: p.principal, until: until, iss: p.iss, set: p.set, id: p.id}, now)
+		return p.principal.Clone(), nil
 	}
 	return p.principal, nil
 }

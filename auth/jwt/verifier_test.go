@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -173,9 +174,16 @@ func TestCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cached := jwt.CachedPrincipal(v, tk)
+	if cached == nil {
+		t.Fatal("the verified token is not in the cache")
+	}
 	p2, err := v.Verify(context.Background(), tk)
-	if err != nil || p2 != p1 {
-		t.Fatalf("second Verify = %p, %v; want the cached principal %p", p2, err, p1)
+	if err != nil || !reflect.DeepEqual(p2, cached) {
+		t.Fatalf("second Verify = %+v, %v; want the cached principal %+v", p2, err, cached)
+	}
+	if p2 == cached || p2 == p1 {
+		t.Fatal("Verify handed out the cached principal itself, not a copy")
 	}
 	revoked = true
 	_, err = v.Verify(context.Background(), tk)
