@@ -77,11 +77,22 @@ type Config struct {
 	// ErrorHandler writes refusals. The middleware sets WWW-Authenticate
 	// before calling it. Default: [problem.WriteError].
 	ErrorHandler problem.ErrorHandler
+
+	// CredentialsOptional lets a request that carries no credential at all
+	// through [Auth.Handler] without a [Principal] in its context, for APIs
+	// that serve anonymous callers too (go-jwt-middleware's
+	// CredentialsOptional). A credential that is present is judged as
+	// always: a bad, malformed or unrecognized one is still refused, and a
+	// credential that cannot be judged (503) is not waved through as
+	// anonymous. Routes that need a caller still use [Auth.Require], which
+	// answers an anonymous request 401. Default false: no credential, 401.
+	CredentialsOptional bool
 }
 
 // Auth is the authentication and authorization middleware. It is safe for
 // concurrent use.
 type Auth struct {
+	optional       bool
 	authenticators []Authenticator
 	recognizers    []Recognizer // per authenticator; nil where it is not one
 	nrecognizers   int
@@ -119,6 +130,7 @@ func New(cfg Config) (*Auth, error) {
 		authenticators: append([]Authenticator(nil), cfg.Authenticators...),
 		recognizers:    make([]Recognizer, len(cfg.Authenticators)),
 		errh:           problem.Or(cfg.ErrorHandler),
+		optional:       cfg.CredentialsOptional,
 	}
 	for i, au := range a.authenticators {
 		if rc, ok := au.(Recognizer); ok {
@@ -226,11 +238,16 @@ func (a *Auth) ask(au Authenticator, r *http.Request, notMine *error) (*Principa
 
 // Handler returns middleware that authenticates every request, puts the
 // [Principal] in the context and reports its identity to the audit log, or
-// refuses the request.
+// refuses the request. With [Config.CredentialsOptional], a request with no
+// credential at all goes on without a principal.
 func (a *Auth) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
+			if a.optional && isNoCredentials(err) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			a.refuse(w, r, err)
 			return
 		}
@@ -262,7 +279,8 @@ func (a *Auth) Require(pol *Policy) func(http.Handler) http.Handler {
 func (a *Auth) Authorize(r *http.Request, pol *Policy) error {
 	p, ok := PrincipalFromContext(r.Context())
 	if !ok {
-		return &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context: Require used without Handler"}
+		// Anonymous (CredentialsOptional), or Handler did not run.
+		return &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context"}
 	}
 	if pol == nil {
 		return &ScopeError{Policy: "<nil policy>"}
@@ -306,6 +324,13 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	// An authenticator returned an error that is not ours: refuse as an
 	// invalid token without exposing it.
 	a.errh(w, r, &CredentialError{Kind: ErrInvalidToken, Reason: "authenticator error", Err: err})
+}
+
+// isNoCredentials reports whether err means no credential at all, and
+// nothing else (not a malformed, invalid or unjudged one).
+func isNoCredentials(err error) bool {
+	return errors.Is(err, ErrNoCredentials) && !errors.Is(err, ErrInvalidRequest) &&
+		!errors.Is(err, ErrInvalidToken) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotMine)
 }
 
 func reasonOf(err error, ce *CredentialError) string {

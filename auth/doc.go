@@ -33,7 +33,9 @@
 // # The 401/403 contract (RFC 6750 §3)
 //
 //   - No credential at all: 401 with a bare challenge,
-//     WWW-Authenticate: Bearer realm="…" (no error code, as RFC 6750 asks).
+//     WWW-Authenticate: Bearer realm="…" (no error code, as RFC 6750 asks);
+//     or, with [Config.CredentialsOptional], the request goes on without a
+//     principal, and routes behind [Auth.Require] answer it 401.
 //   - A malformed request (two credentials, a token in two places,
 //     credentials of two kinds at once): 400, error="invalid_request".
 //   - A credential that fails verification (bad signature, expired, wrong
