@@ -348,3 +348,54 @@ func TestCredentialsOptional(t *testing.T) {
 		}
 	})
 }
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  []string
+		tok  string
+		want error
+	}{
+		{"none", nil, "", auth.ErrNoCredentials},
+		{"bearer", []string{"Bearer abc"}, "abc", nil},
+		{"scheme in any case, spaces", []string{"bEARER   abc"}, "abc", nil},
+		{"another scheme", []string{"Basic dTpw"}, "", auth.ErrNoCredentials},
+		{"no token", []string{"Bearer"}, "", auth.ErrInvalidRequest},
+		{"empty token", []string{"Bearer  "}, "", auth.ErrInvalidRequest},
+		{"two headers", []string{"Bearer a", "Bearer b"}, "", auth.ErrInvalidRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.hdr != nil {
+				r.Header["Authorization"] = tc.hdr
+			}
+			tok, err := auth.BearerToken(r)
+			if tok != tc.tok || (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("BearerToken = %q, %v; want %q, %v", tok, err, tc.tok, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzBearerToken: whatever the header, BearerToken returns a non-empty
+// token that ends the header, from a Bearer scheme only, or a typed error.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  a.b.c", "Bearer", "Bearer ", "Basic x", "", " Bearer x", "Bearer\tx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{h}
+		tok, err := auth.BearerToken(r)
+		if err != nil {
+			if !errors.Is(err, auth.ErrNoCredentials) && !errors.Is(err, auth.ErrInvalidRequest) {
+				t.Fatalf("BearerToken(%q) = %v, want no-credentials or invalid-request", h, err)
+			}
+			return
+		}
+		if tok == "" || tok[0] == ' ' || !strings.HasSuffix(h, tok) || !strings.EqualFold(h[:6], "bearer") || h[6] != ' ' {
+			t.Fatalf("BearerToken(%q) = %q", h, tok)
+		}
+	})
+}

@@ -76,6 +76,11 @@ type Config struct {
 	// segments) instead of introspecting them.
 	JWT auth.Authenticator
 
+	// TokenExtractor, when set, is where the token is read instead of the
+	// Authorization header (see [auth.TokenExtractor]). Default:
+	// [auth.BearerToken].
+	TokenExtractor auth.TokenExtractor
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -83,10 +88,11 @@ type Config struct {
 // Introspector is an auth.Authenticator for opaque tokens. It is safe for
 // concurrent use.
 type Introspector struct {
-	cfg    Config
-	client *http.Client
-	now    func() time.Time
-	group  singleflight.Group
+	cfg     Config
+	extract auth.TokenExtractor
+	client  *http.Client
+	now     func() time.Time
+	group   singleflight.Group
 
 	mu    sync.Mutex
 	cache map[[32]byte]entry
@@ -165,14 +171,21 @@ func New(cfg Config) (*Introspector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Introspector{cfg: cfg, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
+	extract := cfg.TokenExtractor
+	if extract == nil {
+		extract = auth.BearerToken
+	}
+	return &Introspector{cfg: cfg, extract: extract, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
 }
 
 // Authenticate implements auth.Authenticator.
 func (in *Introspector) Authenticate(r *http.Request) (*auth.Principal, error) {
-	tok, err := bearerToken(r)
-	if err != nil {
+	tok, err := in.extract(r)
+	switch {
+	case err != nil:
 		return nil, err
+	case tok == "":
+		return nil, auth.ErrNoCredentials
 	}
 	// A JWT is the JWT verifier's, whatever its size: it never leaves the
 	// process, and the size limit it is judged by is the verifier's.

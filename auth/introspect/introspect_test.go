@@ -384,3 +384,22 @@ func FuzzBearerToken(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenExtractor(t *testing.T) {
+	in, ep, _ := setup(t, func(c *introspect.Config) {
+		c.TokenExtractor = func(r *http.Request) (string, error) {
+			if v := r.Header.Get("X-Access-Token"); v != "" {
+				return v, nil
+			}
+			return "", auth.ErrNoCredentials
+		}
+	})
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("X-Access-Token", "good")
+	if p, err := in.Authenticate(r); err != nil || p.Subject != "alice" {
+		t.Fatalf("Authenticate = %v, %v; want alice", p, err)
+	}
+	if _, err := in.Authenticate(bearerRequest("good")); !errors.Is(err, auth.ErrNoCredentials) || ep.calls.Load() != 1 {
+		t.Fatalf("Authorization header with an extractor = %v (calls %d), want ErrNoCredentials", err, ep.calls.Load())
+	}
+}

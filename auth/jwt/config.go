@@ -47,6 +47,13 @@ type Config struct {
 	// logs, browser history and Referer headers.
 	DangerouslyAllowQueryToken bool
 
+	// TokenExtractor, when set, is where the token is read instead of the
+	// Authorization header (see [auth.TokenExtractor]); it cannot be
+	// combined with Cookie or DangerouslyAllowQueryToken. A value it
+	// returns that is not shaped like a JWT is another authenticator's
+	// (auth.ErrNotMine), as from the header. Default: [auth.BearerToken].
+	TokenExtractor auth.TokenExtractor
+
 	// MaxTokenSize is the largest token accepted, in bytes, checked before
 	// any decoding. Default 8 KiB ([auth.DefaultMaxTokenSize], the same as
 	// auth/introspect's); at most 64 KiB.
@@ -264,6 +271,9 @@ func (c *Config) check() []error {
 				bad(f+"RequiredClaims", "", "empty claim name")
 			}
 		}
+	}
+	if c.TokenExtractor != nil && (c.Cookie != "" || c.DangerouslyAllowQueryToken) {
+		bad("TokenExtractor", "", "replaces the header, the cookie and the query parameter: set it alone")
 	}
 	if c.Cookie != "" && !validCookieName(c.Cookie) {
 		bad("Cookie", c.Cookie, "not a valid cookie name")

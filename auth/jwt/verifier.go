@@ -24,6 +24,7 @@ import (
 type Verifier struct {
 	issuers    map[string]*issuer
 	algs       map[string]bool // union of all allow-lists: a fast refusal of "none" and friends
+	extractor  auth.TokenExtractor
 	cookie     string
 	query      bool
 	maxSize    int
@@ -85,15 +86,16 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.Join(errs...)
 	}
 	v := &Verifier{
-		issuers:  make(map[string]*issuer, len(cfg.Issuers)),
-		algs:     map[string]bool{},
-		cookie:   cfg.Cookie,
-		query:    cfg.DangerouslyAllowQueryToken,
-		maxSize:  cfg.MaxTokenSize,
-		leeway:   orDur(cfg.Leeway, DefaultLeeway),
-		cacheTTL: orDur(cfg.CacheTTL, DefaultCacheTTL),
-		revoked:  cfg.Revoked,
-		now:      cfg.Now,
+		issuers:   make(map[string]*issuer, len(cfg.Issuers)),
+		algs:      map[string]bool{},
+		extractor: cfg.TokenExtractor,
+		cookie:    cfg.Cookie,
+		query:     cfg.DangerouslyAllowQueryToken,
+		maxSize:   cfg.MaxTokenSize,
+		leeway:    orDur(cfg.Leeway, DefaultLeeway),
+		cacheTTL:  orDur(cfg.CacheTTL, DefaultCacheTTL),
+		revoked:   cfg.Revoked,
+		now:       cfg.Now,
 	}
 	if v.maxSize == 0 {
 		v.maxSize = DefaultMaxTokenSize
@@ -189,30 +191,34 @@ var _ auth.Recognizer = (*Verifier)(nil)
 // errNotJWT is the answer for a bearer value of another kind; built once.
 var errNotJWT = auth.NotMine("not a compact JWS")
 
-// extract finds the token: the Authorization header (scheme Bearer, RFC
-// 6750 §2.1), and the cookie and query parameter only where configured. A
-// bearer value in the header or the query that is not shaped like a JWT is
-// another authenticator's (the cookie is the verifier's alone).
+// extract finds the token: with the configured TokenExtractor, or in the
+// Authorization header (scheme Bearer, RFC 6750 §2.1) and the cookie and
+// query parameter where configured. A value from the extractor, the header
+// or the query that is not shaped like a JWT is another authenticator's
+// (the cookie is the verifier's alone).
 func (v *Verifier) extract(r *http.Request) (string, error) {
+	if v.extractor != nil {
+		tok, err := v.extractor(r)
+		switch {
+		case err != nil:
+			return "", err
+		case tok == "":
+			return "", auth.ErrNoCredentials
+		case !claims.IsCompactJOSE(tok):
+			return "", errNotJWT
+		}
+		return tok, nil
+	}
 	var tok string
 	found, foreign := 0, false
-	if h := r.Header["Authorization"]; len(h) > 0 {
-		if len(h) > 1 {
-			return "", auth.Malformed("several Authorization headers")
-		}
-		scheme, rest, _ := strings.Cut(h[0], " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			t := strings.TrimLeft(rest, " ")
-			switch {
-			case t == "":
-				return "", auth.Malformed("empty bearer token")
-			case claims.IsCompactJOSE(t):
-				tok = t
-				found++
-			default:
-				foreign = true
-			}
-		}
+	switch t, err := auth.BearerToken(r); {
+	case err == nil && claims.IsCompactJOSE(t):
+		tok = t
+		found++
+	case err == nil:
+		foreign = true
+	case !errors.Is(err, auth.ErrNoCredentials):
+		return "", err
 	}
 	if v.cookie != "" {
 		n := 0

@@ -330,3 +330,46 @@ func TestCacheIsBounded(t *testing.T) {
 		t.Errorf("cache holds %d entries, want 1..32", n)
 	}
 }
+
+// TestTokenExtractor: a token read from where the caller says, judged as
+// from the header: a value that is not a JWT is another authenticator's,
+// and the extractor's own refusals stand.
+func TestTokenExtractor(t *testing.T) {
+	fromHeader := func(r *http.Request) (string, error) {
+		switch v := r.Header.Values("X-Access-Token"); len(v) {
+		case 0:
+			return "", auth.ErrNoCredentials
+		case 1:
+			return v[0], nil
+		}
+		return "", auth.Malformed("several X-Access-Token headers")
+	}
+	v := newVerifier(t, jwt.Config{TokenExtractor: fromHeader})
+	good := token(t, "rsa1", nil)
+	tests := []struct {
+		name string
+		hdr  map[string][]string
+		want error // nil: accepted
+	}{
+		{"the extractor's header", map[string][]string{"X-Access-Token": {good}}, nil},
+		{"the Authorization header is not read", map[string][]string{"Authorization": {"Bearer " + good}}, auth.ErrNoCredentials},
+		{"not a JWT", map[string][]string{"X-Access-Token": {"opaque"}}, auth.ErrNotMine},
+		{"the extractor refuses", map[string][]string{"X-Access-Token": {good, good}}, auth.ErrInvalidRequest},
+		{"a forged JWT", map[string][]string{"X-Access-Token": {good[:len(good)-4] + "AAAA"}}, auth.ErrInvalidToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for k, vs := range tc.hdr {
+				r.Header[k] = vs
+			}
+			_, err := v.Authenticate(r)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("Authenticate = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := jwt.New(jwt.Config{Issuers: []jwt.Issuer{staticIssuer(t)}, TokenExtractor: fromHeader, Cookie: "at"}); err == nil {
+		t.Error("New accepted a TokenExtractor together with a Cookie")
+	}
+}
