@@ -63,6 +63,11 @@
 // (JWTs and API keys may both come as Authorization: Bearer; see
 // ExampleNew_chain.)
 //
+// Handlers read the caller from [PrincipalFromContext], and its verified
+// claims as a type of their own with [ClaimsAs] (member names matched
+// exactly, as the strict decoder of auth/jwt and auth/introspect read
+// them).
+//
 // Authenticators live in subpackages: auth/jwt (OAuth 2.0 / OIDC access
 // tokens), auth/introspect (opaque tokens, RFC 7662) and auth/apikey.
 package auth

@@ -82,7 +82,9 @@
 // claim as encoding/json would decode it into an any (numbers are float64,
 // as auth/introspect has them too); each request gets its own copy of the
 // cached principal, so a handler that writes to it cannot change what later
-// requests with the same token see.
+// requests with the same token see. [ClaimsAs] decodes the claims into a
+// type of the caller's, member names matched exactly (a "Tenant" claim
+// never fills a field tagged "tenant").
 //
 // # Where the token comes from
 //

@@ -468,7 +468,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		principal: &auth.Principal{
 			Subject:   sub,
 			Issuer:    is.name,
-			Method:    "jwt",
+			Method:    Method,
 			Scopes:    scopes,
 			Roles:     roles,
 			Claims:    c,

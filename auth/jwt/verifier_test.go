@@ -373,3 +373,54 @@ func TestTokenExtractor(t *testing.T) {
 		t.Error("New accepted a TokenExtractor together with a Cookie")
 	}
 }
+
+// TestAttackCaseVariantClaimFillsTypedField: encoding/json fills a field
+// tagged "tenant" from a member "Tenant" when there is no "tenant", so a
+// typed view of the claims would say tenant evil while Claims (and every
+// check by name: RequiredClaims, policies, logs) saw no tenant at all.
+// ClaimsAs decodes through the strict rules: names match exactly or the
+// decode is refused.
+func TestAttackCaseVariantClaimFillsTypedField(t *testing.T) {
+	type orderClaims struct {
+		Subject string `json:"sub"`
+		Tenant  string `json:"tenant"`
+		Ext     struct {
+			Org string `json:"org"`
+		} `json:"ext"`
+		Exp int64 `json:"exp"`
+	}
+	v := newVerifier(t, jwt.Config{})
+	tests := []struct {
+		name   string
+		over   map[string]any
+		tenant string
+		want   error
+	}{
+		{"exact names", map[string]any{"tenant": "acme", "ext": map[string]any{"org": "o"}}, "acme", nil},
+		{"case-variant member", map[string]any{"Tenant": "evil"}, "", auth.ErrClaimsType},
+		{"case-variant nested member", map[string]any{"ext": map[string]any{"ORG": "evil"}}, "", auth.ErrClaimsType},
+		{"type mismatch", map[string]any{"tenant": 7}, "", auth.ErrClaimsType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Verify(context.Background(), token(t, "rsa1", tc.over))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := jwt.ClaimsAs[orderClaims](auth.NewContext(context.Background(), p))
+			if !errors.Is(err, tc.want) || (err == nil && (c.Tenant != tc.tenant || c.Subject != "user-1" || c.Exp != t0.Add(5*time.Minute).Unix())) {
+				t.Fatalf("ClaimsAs = %+v, %v; want tenant %q, %v", c, err, tc.tenant, tc.want)
+			}
+		})
+	}
+	if _, err := jwt.ClaimsAs[orderClaims](context.Background()); !errors.Is(err, auth.ErrNoClaims) {
+		t.Errorf("ClaimsAs without a principal = %v, want ErrNoClaims", err)
+	}
+	key := auth.NewContext(context.Background(), &auth.Principal{Subject: "apikey:x", Method: "api_key", Claims: map[string]any{"tenant": "acme"}})
+	if _, err := jwt.ClaimsAs[orderClaims](key); !errors.Is(err, auth.ErrNoClaims) {
+		t.Errorf("jwt.ClaimsAs of an API-key principal = %v, want ErrNoClaims", err)
+	}
+	if c, err := auth.ClaimsAs[orderClaims](key); err != nil || c.Tenant != "acme" {
+		t.Errorf("auth.ClaimsAs of an API-key principal = %+v, %v; want tenant acme", c, err)
+	}
+}
