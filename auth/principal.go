@@ -34,8 +34,9 @@ type Principal struct {
 
 // Clone returns a deep copy of p: its own Scopes, Roles and Claims, down
 // to every nested map and slice of the claims (the shapes JSON decoding
-// produces, and map[string]string and []string), so nothing written to the
-// copy reaches p. Other values in Claims are shared. Clone of nil is nil.
+// produces, and map[string]string and []string; past 64 levels, which no
+// decoded claim reaches, values are shared), so nothing written to the copy
+// reaches p. Other values in Claims are shared. Clone of nil is nil.
 func (p *Principal) Clone() *Principal {
 	if p == nil {
 		return nil
@@ -44,32 +45,39 @@ func (p *Principal) Clone() *Principal {
 	c.Scopes = slices.Clone(p.Scopes)
 	c.Roles = slices.Clone(p.Roles)
 	if p.Claims != nil {
-		c.Claims = cloneMap(p.Claims)
+		c.Claims = cloneMap(p.Claims, 0)
 	}
 	return &c
 }
 
+// maxCloneDepth bounds Clone's descent, so that a claims map that holds
+// itself (which no decoder makes) cannot recurse without end.
+const maxCloneDepth = 64
+
 // cloneMap copies m with maps.Clone (a copy of the map's memory, no
 // rehashing), then replaces only the nested containers.
-func cloneMap(m map[string]any) map[string]any {
+func cloneMap(m map[string]any, depth int) map[string]any {
 	out := maps.Clone(m)
 	for k, v := range out {
 		switch v.(type) {
 		case map[string]any, []any, []string, map[string]string:
-			out[k] = cloneValue(v)
+			out[k] = cloneValue(v, depth+1)
 		}
 	}
 	return out
 }
 
-func cloneValue(v any) any {
+func cloneValue(v any, depth int) any {
+	if depth > maxCloneDepth {
+		return v
+	}
 	switch v := v.(type) {
 	case map[string]any:
-		return cloneMap(v)
+		return cloneMap(v, depth)
 	case []any:
 		out := make([]any, len(v))
 		for i, e := range v {
-			out[i] = cloneValue(e)
+			out[i] = cloneValue(e, depth+1)
 		}
 		return out
 	case []string:

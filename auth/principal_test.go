@@ -37,3 +37,12 @@ func TestPrincipalCloneSharesNothingMutable(t *testing.T) {
 		t.Errorf("writing to the clone changed the original: %+v", p)
 	}
 }
+
+func TestPrincipalCloneOfACycle(t *testing.T) {
+	m := map[string]any{}
+	m["self"] = m
+	c := (&auth.Principal{Claims: m}).Clone() // must return, not recurse for ever
+	if _, ok := c.Claims["self"].(map[string]any); !ok {
+		t.Fatalf("Clone = %+v", c)
+	}
+}
