@@ -17,12 +17,31 @@ import (
 //
 // Authenticate returns the principal when the request carries a valid
 // credential of its kind; an error wrapping [ErrNoCredentials] when it
-// carries none (the middleware then asks the next authenticator); and any
-// other error — normally a [*CredentialError] from [Invalid], [Malformed] or
-// [Unavailable] — when a credential is present but not acceptable, which
-// ends the request. Implementations must be safe for concurrent use.
+// carries none, or [ErrNotMine] when what it finds is of another kind (the
+// middleware then asks the next authenticator); and any other error —
+// normally a [*CredentialError] from [Invalid], [Malformed] or
+// [Unavailable] — when a credential of its kind is present but not
+// acceptable, which ends the request. Implementations must be safe for
+// concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Recognizer is implemented by authenticators that can tell by its shape
+// alone, without verifying it and without I/O, that a request carries a
+// credential of their kind: the JWT verifier recognizes a compact JWS, the
+// API-key authenticator a key with its checksum. Recognizes must be cheap,
+// and true exactly when Authenticate would judge the credential (rather
+// than return [ErrNoCredentials] or [ErrNotMine]).
+//
+// [Auth] uses it to give each credential to its owner whatever the order
+// of the chain: when some authenticators recognize the request, only they
+// are asked. An authenticator that takes any value of a scheme (an
+// introspector, for which every bearer token may be opaque) must not
+// implement it: it is asked only when no one recognizes the credential, so
+// a JWT or an API key never reaches a remote server.
+type Recognizer interface {
+	Recognizes(r *http.Request) bool
 }
 
 // AuthenticatorFunc adapts a function to an [Authenticator].
@@ -41,7 +60,9 @@ type Challenger interface {
 // Config configures the middleware.
 type Config struct {
 	// Authenticators are tried in order until one finds its kind of
-	// credential. Required.
+	// credential; those that implement [Recognizer] and recognize the
+	// request's credential are asked alone, so the order does not decide
+	// whose credential it is. Required.
 	Authenticators []Authenticator
 
 	// Realm is the realm= parameter of challenges. Optional; must be a
@@ -56,12 +77,25 @@ type Config struct {
 	// ErrorHandler writes refusals. The middleware sets WWW-Authenticate
 	// before calling it. Default: [problem.WriteError].
 	ErrorHandler problem.ErrorHandler
+
+	// CredentialsOptional lets a request that carries no credential at all
+	// through [Auth.Handler] without a [Principal] in its context, for APIs
+	// that serve anonymous callers too (go-jwt-middleware's
+	// CredentialsOptional). A credential that is present is judged as
+	// always: a bad, malformed or unrecognized one is still refused, and a
+	// credential that cannot be judged (503) is not waved through as
+	// anonymous. Routes that need a caller still use [Auth.Require], which
+	// answers an anonymous request 401. Default false: no credential, 401.
+	CredentialsOptional bool
 }
 
 // Auth is the authentication and authorization middleware. It is safe for
 // concurrent use.
 type Auth struct {
+	optional       bool
 	authenticators []Authenticator
+	recognizers    []Recognizer // per authenticator; nil where it is not one
+	nrecognizers   int
 	challenges     []string // one per scheme, "Bearer realm=…, resource_metadata=…" without error
 	params         string   // ", realm=…, resource_metadata=…" appended to Bearer error challenges
 	errh           problem.ErrorHandler
@@ -94,7 +128,15 @@ func New(cfg Config) (*Auth, error) {
 	}
 	a := &Auth{
 		authenticators: append([]Authenticator(nil), cfg.Authenticators...),
+		recognizers:    make([]Recognizer, len(cfg.Authenticators)),
 		errh:           problem.Or(cfg.ErrorHandler),
+		optional:       cfg.CredentialsOptional,
+	}
+	for i, au := range a.authenticators {
+		if rc, ok := au.(Recognizer); ok {
+			a.recognizers[i] = rc
+			a.nrecognizers++
+		}
 	}
 	var params []string
 	if cfg.Realm != "" {
@@ -122,34 +164,90 @@ func New(cfg Config) (*Auth, error) {
 	return a, nil
 }
 
-// Authenticate runs the authenticators in order and returns the first
-// principal found. It returns an error wrapping [ErrNoCredentials] when no
-// authenticator found a credential, and the first other error as soon as
-// one occurs: a bad credential is never passed on to a later authenticator.
+// Authenticate finds the owner of the request's credential and returns the
+// principal it vouches for.
+//
+// Ownership goes by shape first: when authenticators implementing
+// [Recognizer] recognize the credential, that one alone is asked (two of
+// them — a request carrying credentials of two kinds — is a malformed
+// request); otherwise every authenticator is asked in order. An answer of
+// [ErrNoCredentials] or [ErrNotMine] passes the request on; any other error
+// ends it at once: a bad credential is never passed on to a later
+// authenticator. It returns an error wrapping [ErrNoCredentials] when no
+// authenticator found a credential, and an invalid-token error when a
+// credential was present but no authenticator took it.
 func (a *Auth) Authenticate(r *http.Request) (*Principal, error) {
-	for _, au := range a.authenticators {
-		p, err := au.Authenticate(r)
-		switch {
-		case err == nil && p != nil:
-			return p, nil
-		case err == nil: // a nil principal without an error is a bug: fail closed
-			return nil, Invalid("authenticator returned no principal", nil)
-		case errors.Is(err, ErrNoCredentials):
-			continue
-		default:
-			return nil, err
+	owner := -1
+	if a.nrecognizers > 0 && len(a.authenticators) > 1 {
+		for i, rc := range a.recognizers {
+			if rc == nil || !rc.Recognizes(r) {
+				continue
+			}
+			if owner >= 0 {
+				return nil, errSeveralKinds
+			}
+			owner = i
 		}
+	}
+	if owner >= 0 {
+		p, err := a.ask(a.authenticators[owner], r, nil)
+		if err != nil && errors.Is(err, ErrNoCredentials) { // it recognized a credential: fail closed
+			return nil, Invalid("recognized credential disowned", err)
+		}
+		return p, err
+	}
+	var notMine error
+	for _, au := range a.authenticators {
+		p, err := a.ask(au, r, &notMine)
+		if err == nil || !errors.Is(err, ErrNoCredentials) {
+			return p, err
+		}
+	}
+	if notMine != nil {
+		var ce *CredentialError
+		if errors.As(notMine, &ce) && ce.Reason != "" {
+			return nil, Invalid(ce.Reason, nil)
+		}
+		return nil, Invalid("credential of no configured kind", nil)
 	}
 	return nil, &CredentialError{Kind: ErrNoCredentials}
 }
 
+var errSeveralKinds = Malformed("credentials of several kinds")
+
+// ask asks one authenticator. It returns an error wrapping ErrNoCredentials
+// to go on to the next one, recording the first ErrNotMine in *notMine.
+func (a *Auth) ask(au Authenticator, r *http.Request, notMine *error) (*Principal, error) {
+	p, err := au.Authenticate(r)
+	switch {
+	case err == nil && p != nil:
+		return p, nil
+	case err == nil: // a nil principal without an error is a bug: fail closed
+		return nil, Invalid("authenticator returned no principal", nil)
+	case errors.Is(err, ErrNotMine):
+		if notMine == nil { // the owner disowned what it recognized: fail closed
+			return nil, Invalid("recognized credential disowned", err)
+		}
+		if *notMine == nil {
+			*notMine = err
+		}
+		return nil, ErrNoCredentials
+	}
+	return nil, err
+}
+
 // Handler returns middleware that authenticates every request, puts the
 // [Principal] in the context and reports its identity to the audit log, or
-// refuses the request.
+// refuses the request. With [Config.CredentialsOptional], a request with no
+// credential at all goes on without a principal.
 func (a *Auth) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
+			if a.optional && isNoCredentials(err) {
+				next.ServeHTTP(w, r)
+				return
+			}
 			a.refuse(w, r, err)
 			return
 		}
@@ -181,7 +279,8 @@ func (a *Auth) Require(pol *Policy) func(http.Handler) http.Handler {
 func (a *Auth) Authorize(r *http.Request, pol *Policy) error {
 	p, ok := PrincipalFromContext(r.Context())
 	if !ok {
-		return &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context: Require used without Handler"}
+		// Anonymous (CredentialsOptional), or Handler did not run.
+		return &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context"}
 	}
 	if pol == nil {
 		return &ScopeError{Policy: "<nil policy>"}
@@ -225,6 +324,13 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	// An authenticator returned an error that is not ours: refuse as an
 	// invalid token without exposing it.
 	a.errh(w, r, &CredentialError{Kind: ErrInvalidToken, Reason: "authenticator error", Err: err})
+}
+
+// isNoCredentials reports whether err means no credential at all, and
+// nothing else (not a malformed, invalid or unjudged one).
+func isNoCredentials(err error) bool {
+	return errors.Is(err, ErrNoCredentials) && !errors.Is(err, ErrInvalidRequest) &&
+		!errors.Is(err, ErrInvalidToken) && !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrNotMine)
 }
 
 func reasonOf(err error, ce *CredentialError) string {

@@ -277,10 +277,125 @@ func TestStatusCode(t *testing.T) {
 		auth.Malformed("x"):           400,
 		auth.Unavailable("x", nil):    503,
 		auth.ErrNoCredentials:         401,
+		auth.NotMine("x"):             401,
 		&auth.ScopeError{Policy: "x"}: 403,
 	} {
 		if got := auth.StatusCode(err); got != want {
 			t.Errorf("StatusCode(%v) = %d, want %d", err, got, want)
 		}
 	}
+}
+
+// TestCredentialsOptional: without a credential a request goes on as
+// anonymous; with one, it is judged exactly as without the option: a bad,
+// malformed, unrecognized or unjudgeable credential is never waved through
+// as "anonymous".
+func TestCredentialsOptional(t *testing.T) {
+	a := newAuth(t, auth.Config{CredentialsOptional: true, Authenticators: []auth.Authenticator{
+		bearer{"reader": reader}, shaped{prefix: "x_", p: keyed},
+	}})
+	pol, _ := auth.RequireScopes("orders:read")
+	who := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := auth.PrincipalFromContext(r.Context()); ok {
+			_, _ = w.Write([]byte(p.Subject))
+			return
+		}
+		_, _ = w.Write([]byte("anonymous"))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/public", who)
+	mux.Handle("/orders", a.Require(pol)(who))
+	h := a.Handler(mux)
+	tests := []struct {
+		name, path string
+		auth       []string
+		status     int
+		body       string
+	}{
+		{"no credential: anonymous", "/public", nil, 200, "anonymous"},
+		{"valid credential", "/public", []string{"Bearer reader"}, 200, "svc-reader"},
+		{"bad credential still refused", "/public", []string{"Bearer forged"}, 401, ""},
+		{"bad credential of a recognizer still refused", "/public", []string{"Bearer x_bad"}, 401, ""},
+		{"two credentials still refused", "/public", []string{"Bearer reader", "Bearer reader"}, 400, ""},
+		{"provider down is not anonymous", "/public", []string{"Bearer provider-down"}, 503, ""},
+		{"a route that needs a caller refuses anonymous", "/orders", nil, 401, ""},
+		{"a route that needs a caller, with one", "/orders", []string{"Bearer reader"}, 200, "svc-reader"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", tc.path, nil)
+			for _, v := range tc.auth {
+				r.Header.Add("Authorization", v)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tc.status || (tc.status == 200 && w.Body.String() != tc.body) {
+				t.Fatalf("status %d body %q, want %d %q", w.Code, w.Body, tc.status, tc.body)
+			}
+			if tc.status == 401 && tc.auth == nil && w.Header().Get("WWW-Authenticate") != "Bearer" {
+				t.Errorf("anonymous on a protected route: WWW-Authenticate %q, want a bare challenge", w.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+	t.Run("a credential no authenticator takes is refused, not anonymous", func(t *testing.T) {
+		a := newAuth(t, auth.Config{CredentialsOptional: true, Authenticators: []auth.Authenticator{shaped{prefix: "x_", p: keyed}, shaped{prefix: "y_", p: admin}}})
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer something-else")
+		w := httptest.NewRecorder()
+		a.Handler(who).ServeHTTP(w, r)
+		if w.Code != 401 {
+			t.Fatalf("status %d body %q, want 401", w.Code, w.Body)
+		}
+	})
+}
+
+func TestBearerToken(t *testing.T) {
+	tests := []struct {
+		name string
+		hdr  []string
+		tok  string
+		want error
+	}{
+		{"none", nil, "", auth.ErrNoCredentials},
+		{"bearer", []string{"Bearer abc"}, "abc", nil},
+		{"scheme in any case, spaces", []string{"bEARER   abc"}, "abc", nil},
+		{"another scheme", []string{"Basic dTpw"}, "", auth.ErrNoCredentials},
+		{"no token", []string{"Bearer"}, "", auth.ErrInvalidRequest},
+		{"empty token", []string{"Bearer  "}, "", auth.ErrInvalidRequest},
+		{"two headers", []string{"Bearer a", "Bearer b"}, "", auth.ErrInvalidRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			if tc.hdr != nil {
+				r.Header["Authorization"] = tc.hdr
+			}
+			tok, err := auth.BearerToken(r)
+			if tok != tc.tok || (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("BearerToken = %q, %v; want %q, %v", tok, err, tc.tok, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzBearerToken: whatever the header, BearerToken returns a non-empty
+// token that ends the header, from a Bearer scheme only, or a typed error.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"Bearer abc", "bearer  a.b.c", "Bearer", "Bearer ", "Basic x", "", " Bearer x", "Bearer\tx"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header["Authorization"] = []string{h}
+		tok, err := auth.BearerToken(r)
+		if err != nil {
+			if !errors.Is(err, auth.ErrNoCredentials) && !errors.Is(err, auth.ErrInvalidRequest) {
+				t.Fatalf("BearerToken(%q) = %v, want no-credentials or invalid-request", h, err)
+			}
+			return
+		}
+		if tok == "" || tok[0] == ' ' || !strings.HasSuffix(h, tok) || !strings.EqualFold(h[:6], "bearer") || h[6] != ' ' {
+			t.Fatalf("BearerToken(%q) = %q", h, tok)
+		}
+	})
 }

@@ -17,14 +17,30 @@
 // ownership themselves, with the [Principal] this package puts in the
 // context.
 //
+// # Whose credential it is
+//
+// Several authenticators can share one header: JWT access tokens, opaque
+// tokens and API keys all arrive as Authorization: Bearer. Each credential
+// goes to its owner by its shape, whatever the order of the chain: an
+// authenticator that implements [Recognizer] (auth/jwt: a compact JWS;
+// auth/apikey: a key of its format) is asked alone when it recognizes the
+// credential; one that does not (auth/introspect, for which any bearer value
+// may be an opaque token) is asked only when nobody recognizes it. So a JWT
+// or an API key is never posted to an introspection endpoint, and a
+// credential nobody takes is refused rather than ignored. An authenticator
+// says "not mine" with [ErrNotMine] ([NotMine]) to pass a credential on.
+//
 // # The 401/403 contract (RFC 6750 §3)
 //
 //   - No credential at all: 401 with a bare challenge,
-//     WWW-Authenticate: Bearer realm="…" (no error code, as RFC 6750 asks).
-//   - A malformed request (two credentials, a token in two places): 400,
-//     error="invalid_request".
+//     WWW-Authenticate: Bearer realm="…" (no error code, as RFC 6750 asks);
+//     or, with [Config.CredentialsOptional], the request goes on without a
+//     principal, and routes behind [Auth.Require] answer it 401.
+//   - A malformed request (two credentials, a token in two places,
+//     credentials of two kinds at once): 400, error="invalid_request".
 //   - A credential that fails verification (bad signature, expired, wrong
-//     audience, unknown or revoked key): 401, error="invalid_token".
+//     audience, unknown or revoked key), or that no authenticator of the
+//     chain takes: 401, error="invalid_token".
 //   - A valid credential without the scopes or roles the route needs: 403,
 //     error="insufficient_scope", scope="…" listing what the route accepts.
 //
@@ -41,8 +57,16 @@
 // floods of bad tokens are cut off before signature checks), before the
 // per-principal rate limit and validation:
 //
-//	authn := auth.New(auth.Config{Authenticators: []auth.Authenticator{jwtVerifier, apiKeys}})
+//	authn, err := auth.New(auth.Config{Authenticators: []auth.Authenticator{jwtVerifier, apiKeys}})
 //	mux.Handle("GET /orders", authn.Handler(authn.Require(readOrders)(listOrders)))
+//
+// (JWTs and API keys may both come as Authorization: Bearer; see
+// ExampleNew_chain.)
+//
+// Handlers read the caller from [PrincipalFromContext], and its verified
+// claims as a type of their own with [ClaimsAs] (member names matched
+// exactly, as the strict decoder of auth/jwt and auth/introspect read
+// them).
 //
 // Authenticators live in subpackages: auth/jwt (OAuth 2.0 / OIDC access
 // tokens), auth/introspect (opaque tokens, RFC 7662) and auth/apikey.

@@ -9,12 +9,30 @@ import (
 	"github.com/bulwark-go/bulwark/problem"
 )
 
+// Token size limits shared by the bearer-token authenticators (auth/jwt,
+// auth/introspect), so that one token is never judged by two limits.
+const (
+	// DefaultMaxTokenSize is the longest bearer token accepted by default,
+	// in bytes, checked before any decoding or remote call.
+	DefaultMaxTokenSize = 8 << 10
+	// MaxTokenSizeLimit is the largest limit that can be configured.
+	MaxTokenSizeLimit = 64 << 10
+)
+
 // Sentinel errors. Authenticators wrap the last three; the middleware maps
 // them to statuses and challenges with errors.Is.
 var (
 	// ErrNoCredentials means the request carries no credential of the kind
 	// an authenticator handles. The middleware then asks the next one.
 	ErrNoCredentials = errors.New("auth: no credentials")
+	// ErrNotMine means the request carries a credential where an
+	// authenticator looks, but not of its kind: a bearer value that is not
+	// a JWT, for the JWT verifier. The middleware then asks the next
+	// authenticator; a credential that no authenticator of the chain takes
+	// is refused as an invalid token. It deliberately does not match
+	// ErrNoCredentials, so code that treats "no credentials" as anonymous
+	// still refuses a credential nobody understood.
+	ErrNotMine = errors.New("auth: credential of another kind")
 	// ErrInvalidRequest means the credential is presented in a malformed
 	// way (RFC 6750 invalid_request): 400.
 	ErrInvalidRequest = errors.New("auth: invalid request")
@@ -34,7 +52,7 @@ var (
 // phrase for the log ("expired", "unknown key id"); it never reaches the
 // client. Kind is one of the sentinels above.
 type CredentialError struct {
-	Kind   error  // ErrNoCredentials, ErrInvalidRequest, ErrInvalidToken or ErrUnavailable
+	Kind   error  // ErrNoCredentials, ErrNotMine, ErrInvalidRequest, ErrInvalidToken or ErrUnavailable
 	Reason string // for the security event and the log only
 	Err    error  // the underlying error, if any; for the log only
 }
@@ -78,6 +96,14 @@ func (e *CredentialError) Problem() *problem.Details {
 // Invalid returns a [CredentialError] of kind [ErrInvalidToken].
 func Invalid(reason string, err error) error {
 	return &CredentialError{Kind: ErrInvalidToken, Reason: reason, Err: err}
+}
+
+// NotMine returns a [CredentialError] of kind [ErrNotMine]: a credential is
+// present, but not of this authenticator's kind. reason says what it is not
+// ("not a compact JWS"); it becomes the reason of the refusal when no
+// authenticator of the chain takes the credential.
+func NotMine(reason string) error {
+	return &CredentialError{Kind: ErrNotMine, Reason: reason}
 }
 
 // Malformed returns a [CredentialError] of kind [ErrInvalidRequest].

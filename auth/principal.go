@@ -2,14 +2,16 @@ package auth
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"time"
 )
 
 // Principal is an authenticated caller. Authenticators build it from
-// verified data only. It must be treated as read-only once placed in a
-// context: the same value may be shared by concurrent requests (the token
-// cache returns one Principal per token).
+// verified data only. The authenticators of this module hand each request
+// its own copy ([Principal.Clone]) of what they cached, so a handler that
+// changes it changes it for itself alone; still, treat it as read-only:
+// what it says was verified, what a handler writes was not.
 type Principal struct {
 	// Subject identifies the caller within its issuer ("sub"; "apikey:<id>" for an API key).
 	Subject string
@@ -28,6 +30,62 @@ type Principal struct {
 	Claims map[string]any
 	// ExpiresAt is when the credential stops being valid; zero if never.
 	ExpiresAt time.Time
+}
+
+// Clone returns a deep copy of p: its own Scopes, Roles and Claims, down
+// to every nested map and slice of the claims (the shapes JSON decoding
+// produces, and map[string]string and []string; past 64 levels, which no
+// decoded claim reaches, values are shared), so nothing written to the copy
+// reaches p. Other values in Claims are shared. Clone of nil is nil.
+func (p *Principal) Clone() *Principal {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Scopes = slices.Clone(p.Scopes)
+	c.Roles = slices.Clone(p.Roles)
+	if p.Claims != nil {
+		c.Claims = cloneMap(p.Claims, 0)
+	}
+	return &c
+}
+
+// maxCloneDepth bounds Clone's descent, so that a claims map that holds
+// itself (which no decoder makes) cannot recurse without end.
+const maxCloneDepth = 64
+
+// cloneMap copies m with maps.Clone (a copy of the map's memory, no
+// rehashing), then replaces only the nested containers.
+func cloneMap(m map[string]any, depth int) map[string]any {
+	out := maps.Clone(m)
+	for k, v := range out {
+		switch v.(type) {
+		case map[string]any, []any, []string, map[string]string:
+			out[k] = cloneValue(v, depth+1)
+		}
+	}
+	return out
+}
+
+func cloneValue(v any, depth int) any {
+	if depth > maxCloneDepth {
+		return v
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return cloneMap(v, depth)
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = cloneValue(e, depth+1)
+		}
+		return out
+	case []string:
+		return slices.Clone(v)
+	case map[string]string:
+		return maps.Clone(v)
+	}
+	return v
 }
 
 // HasScope reports whether p was granted scope s.

@@ -119,7 +119,9 @@ func (k *Keys) Close(ctx context.Context) error {
 func (k *Keys) Flush(ctx context.Context) error { return k.used.flush(ctx) }
 
 // Authenticate implements [auth.Authenticator]. It reads the key from the
-// configured header (or query parameter, if allowed), refuses malformed
+// configured header (or query parameter, if allowed), answers
+// [auth.ErrNotMine] for a bearer token that is not a key (a JWT, an opaque
+// token: another authenticator's), refuses malformed
 // keys and keys with a bad checksum before any store access, looks the
 // digest up (cache first), and refuses unknown, expired, revoked and
 // rotated-out keys. The principal has Subject "apikey:<id>", Method
@@ -152,12 +154,13 @@ func (k *Keys) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if k.used != nil && e.touch(now) {
 		k.used.record(e.rec.ID, now)
 	}
-	return e.p, nil
+	return e.p.Clone(), nil // the caller's own copy: the cached one stays as stored
 }
 
 // lookup reads the record for digest d (or, failing that, for the digests
 // under previous peppers) and caches it under d.
 func (k *Keys) lookup(ctx context.Context, key string, d Digest, now time.Time) (*entry, error) {
+	gen := k.cache.generation() // before the read: see cache
 	rec, err := k.store.Lookup(ctx, d)
 	for i := 0; errors.Is(err, ErrNotFound) && i < len(k.previous); i++ {
 		rec, err = k.store.Lookup(ctx, k.previous[i].sum(key))
@@ -169,7 +172,7 @@ func (k *Keys) lookup(ctx context.Context, key string, d Digest, now time.Time) 
 		return nil, auth.Unavailable("key store unavailable", err)
 	}
 	e := &entry{rec: rec, p: principal(&rec), at: now}
-	k.cache.put(d, e)
+	k.cache.put(d, e, gen)
 	return e, nil
 }
 
@@ -240,7 +243,7 @@ func Tier(ctx context.Context) (string, bool) {
 // [auth.ErrNoCredentials] when there is none of this kind.
 func (k *Keys) extract(r *http.Request) (string, error) {
 	var key string
-	found := false
+	found, foreign := false, false
 	if vals := r.Header[k.header]; len(vals) > 0 {
 		if len(vals) > 1 {
 			return "", auth.Malformed("several " + k.header + " headers")
@@ -256,8 +259,11 @@ func (k *Keys) extract(r *http.Request) (string, error) {
 				key, found = tok, true
 			case looksLikeKey(tok):
 				return "", errWrongPrefix
+			default:
+				// Any other bearer token (a JWT, say) is not ours, unless
+				// a key turns up in the query string.
+				foreign = true
 			}
-			// Any other bearer token (a JWT, say) is not ours.
 		} else {
 			key, found = v, true
 		}
@@ -272,39 +278,70 @@ func (k *Keys) extract(r *http.Request) (string, error) {
 	} else if k.keyInQuery(r.URL.RawQuery) {
 		return "", auth.Malformed("key in query string, which is not allowed")
 	}
-	if !found {
-		return "", auth.ErrNoCredentials
+	switch {
+	case found:
+		return key, nil
+	case foreign:
+		return "", errNotKey
 	}
-	return key, nil
+	return "", auth.ErrNoCredentials
 }
 
-// keyInQuery reports whether the raw query carries this prefix followed by
-// '_', even percent-encoded. It allocates only for queries containing '%'.
+// Recognizes implements [auth.Recognizer]: r carries something shaped like
+// an API key where k reads keys (its own prefix, or a well-formed key of
+// another prefix, in the configured header or allowed query parameter; a
+// key in a query string where none is allowed), or presents keys in a
+// malformed way. Any other bearer token is another authenticator's.
+func (k *Keys) Recognizes(r *http.Request) bool {
+	_, err := k.extract(r)
+	return err == nil || !(errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrNotMine))
+}
+
+var _ auth.Recognizer = (*Keys)(nil)
+
+// keyInQuery reports whether the raw query carries a well-formed key of
+// this prefix, checksum valid, as a whole word (what a secret scanner
+// matching \b<prefix>_[0-9A-Za-z]{39}\b flags), even percent-encoded: a
+// key that leaked into a URL. Anything else that merely contains the
+// prefix — a key's start, a mistyped key — is not a leak. It allocates
+// only for queries containing '%'.
 func (k *Keys) keyInQuery(q string) bool {
 	if q == "" {
 		return false
 	}
-	if strings.Contains(q, k.marker) {
-		return true
-	}
-	if strings.IndexByte(q, '%') < 0 {
-		return false
-	}
-	// Decode %XX leniently (a malformed escape is kept as is): this
-	// catches honest leaks, and a key hidden any other way is refused
-	// anyway, since it is never read from the query.
-	b := make([]byte, 0, len(q))
-	for i := 0; i < len(q); i++ {
-		if q[i] == '%' && i+2 <= len(q)-1 && ishex(q[i+1]) && ishex(q[i+2]) {
-			b = append(b, unhex(q[i+1])<<4|unhex(q[i+2]))
-			i += 2
-			continue
+	if strings.IndexByte(q, '%') >= 0 {
+		// Decode %XX leniently (a malformed escape is kept as is): this
+		// catches honest leaks, and a key hidden any other way is refused
+		// anyway, since it is never read from the query.
+		b := make([]byte, 0, len(q))
+		for i := 0; i < len(q); i++ {
+			if q[i] == '%' && i+2 <= len(q)-1 && ishex(q[i+1]) && ishex(q[i+2]) {
+				b = append(b, unhex(q[i+1])<<4|unhex(q[i+2]))
+				i += 2
+				continue
+			}
+			b = append(b, q[i])
 		}
-		b = append(b, q[i])
+		q = string(b)
 	}
-	u := string(b)
-	return strings.Contains(u, k.marker)
+	for i := 0; ; {
+		j := strings.Index(q[i:], k.marker)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		end := at + len(k.marker) + tailLen
+		if (at == 0 || !isWordByte(q[at-1])) && end <= len(q) && (end == len(q) || !isWordByte(q[end])) {
+			if _, err := ParseKey(k.prefix, q[at:end]); err == nil {
+				return true
+			}
+		}
+		i = at + 1
+	}
 }
+
+// isWordByte reports whether c is a regular-expression word character.
+func isWordByte(c byte) bool { return isBase62(c) || c == '_' }
 
 func ishex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
@@ -330,6 +367,7 @@ var (
 	errRevoked     error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "revoked key", Err: ErrRevoked}
 	errExpired     error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "expired key", Err: ErrExpired}
 	errRotatedOut  error = &auth.CredentialError{Kind: auth.ErrInvalidToken, Reason: "key replaced by rotation", Err: ErrExpired}
+	errNotKey      error = &auth.CredentialError{Kind: auth.ErrNotMine, Reason: "not an API key"}
 )
 
 func refusal(parseErr error) error {

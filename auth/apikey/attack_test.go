@@ -3,6 +3,7 @@ package apikey_test
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -207,4 +208,61 @@ func TestAttackRevokedExpiredAndRotatedKeys(t *testing.T) {
 	if names[secevent.AuthnTokenCreated] != 1 || names[secevent.AuthnTokenRevoked] != 1 {
 		t.Errorf("lifecycle events = %v, want one created (rotation) and one revoked", names)
 	}
+}
+
+// TestAttackKeyInQueryStringOnlyWhenWellFormed: the query-string refusal
+// exists to catch keys that leaked into URLs, and only those: a well-formed
+// key of the configured prefix, checksum and all, as a parameter's value
+// (or name, or a whole word within one: what a secret scanner flags),
+// however percent-encoded. The non-secret start of a key that admin UIs put
+// in URLs, a mistyped key, another environment's key or any text that
+// merely contains the prefix is not a leak, and refusing it (400, even
+// beside a valid credential) broke pages that link to a key by its start.
+func TestAttackKeyInQueryStringOnlyWhenWellFormed(t *testing.T) {
+	f := newFixture(t, nil)
+	key, rec := f.create(t, apikey.Spec{})
+	mistyped := key[:len(key)-1] + flip(key[len(key)-1])
+	other := withChecksum("bwk_live" + key[len(prefix):])
+	tests := []struct {
+		name  string
+		query string
+		leak  bool
+	}{
+		{"a key's start", "start=" + rec.Start, false},
+		{"the prefix alone", "q=" + prefix + "_", false},
+		{"the prefix inside a longer value", "next=/keys?start=" + rec.Start, false},
+		{"a key as a word in a longer value", "note=see+" + key + ",+thanks", true},
+		{"a key glued to other characters", "note=x" + key, false},
+		{"a mistyped key", "api_key=" + mistyped, false},
+		{"another environment's key", "api_key=" + other, false},
+		{"a key", "api_key=" + key, true},
+		{"a key among other parameters", "a=1&key=" + key + "&b=2", true},
+		{"a key, percent-encoded", "key=" + strings.Replace(key, "_", "%5F", 1), true},
+		{"a key, every character percent-encoded", "key=" + percentEncodeAll(key), true},
+		{"a key after a semicolon", "a=1;key=" + key, true},
+		{"a key as a parameter name", key + "=1", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, hdr := range []string{"Bearer " + key, "Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln", ""} {
+				r := httptest.NewRequest("GET", "/v1/keys", nil)
+				r.URL.RawQuery = tc.query
+				if hdr != "" {
+					r.Header.Set("Authorization", hdr)
+				}
+				_, err := f.keys.Authenticate(r)
+				if got := errors.Is(err, auth.ErrInvalidRequest); got != tc.leak {
+					t.Errorf("Authenticate(?%s, Authorization %.20q) = %v; refused as a leak: %v, want %v", tc.query, hdr, err, got, tc.leak)
+				}
+			}
+		})
+	}
+}
+
+func percentEncodeAll(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		fmt.Fprintf(&b, "%%%02X", s[i])
+	}
+	return b.String()
 }

@@ -113,7 +113,7 @@ func TestAuthenticateSources(t *testing.T) {
 			r.SetBasicAuth("u", "p")
 			return r
 		}, auth.ErrNoCredentials, ""},
-		{"a JWT is not ours", nil, func(string) *http.Request { return bearer("eyJhbGciOiJIUzI1NiJ9.e30.sig") }, auth.ErrNoCredentials, ""},
+		{"a JWT is not ours", nil, func(string) *http.Request { return bearer("eyJhbGciOiJIUzI1NiJ9.e30.sig") }, auth.ErrNotMine, ""},
 		{"two Authorization headers", nil, func(k string) *http.Request {
 			r := bearer(k)
 			r.Header.Add("Authorization", "Bearer "+k)

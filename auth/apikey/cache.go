@@ -30,11 +30,18 @@ func (e *entry) touch(now time.Time) bool {
 
 // cache is a bounded map from digest to entry with a TTL. Reads take a
 // read lock only; a full cache evicts expired entries, then arbitrary ones.
+//
+// Revocation is final through a generation: every forget advances it, and
+// a lookup may cache what it read only if no forget happened since it
+// began (put checks the generation under the same lock forget advances it
+// under). So a record read before a revocation can never be put back after
+// the revocation cleared the cache.
 type cache struct {
 	mu  sync.RWMutex
 	m   map[Digest]*entry
 	max int
 	ttl time.Duration
+	gen atomic.Uint64 // advanced by every forget
 }
 
 func newCache(size int, ttl time.Duration) *cache {
@@ -57,12 +64,26 @@ func (c *cache) get(d Digest, now time.Time) *entry {
 	return e
 }
 
-func (c *cache) put(d Digest, e *entry) {
+// generation returns the current generation: take it before reading from
+// the store, and hand it to put.
+func (c *cache) generation() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.gen.Load()
+}
+
+// put caches e under d, unless a forget happened since generation gen was
+// taken: then what e holds may be the state a revocation just replaced.
+func (c *cache) put(d Digest, e *entry, gen uint64) {
 	if c == nil || c.max == 0 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
 	if len(c.m) >= c.max {
 		for k, old := range c.m {
 			if e.at.Sub(old.at) >= c.ttl {
@@ -80,13 +101,16 @@ func (c *cache) put(d Digest, e *entry) {
 }
 
 // forget drops every entry of key id, so that a revocation, rotation or
-// deletion on this instance takes effect on the next request.
+// deletion on this instance takes effect on the next request, and advances
+// the generation, so that no lookup already under way caches what it read.
+// Call it after the store has changed.
 func (c *cache) forget(id string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen.Add(1)
 	for k, e := range c.m {
 		if e.rec.ID == id {
 			delete(c.m, k)

@@ -59,9 +59,11 @@ type Config struct {
 
 	// InsecureQueryParam, when set, also accepts the key in this query
 	// parameter. Keys in URLs end up in access logs, proxy logs, browser
-	// history and Referer headers. Default "": never, and a request that
-	// carries something looking like a key in its query string is refused
-	// with 400 so the leak is noticed.
+	// history and Referer headers. Default "": never, and a request whose
+	// query string carries a well-formed key of Prefix (checksum valid, as
+	// a whole word, however percent-encoded) is refused with 400 so the
+	// leak is noticed. A key's non-secret start, or a mistyped key, in a
+	// URL is not refused.
 	InsecureQueryParam string
 
 	// CacheTTL is how long a looked-up record is served from memory. It

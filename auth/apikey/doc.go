@@ -33,6 +33,12 @@
 //
 // # Verification, and why not bcrypt
 //
+// In an auth chain, keys may share Authorization: Bearer with JWTs and
+// opaque tokens: [Keys] recognizes its keys by their shape (and answers
+// auth.ErrNotMine for any other bearer value), so the auth middleware gives
+// them to it whatever the order of the chain, and never to an introspection
+// endpoint.
+//
 // [Keys.Authenticate] checks, in order and without allocating: the prefix,
 // the exact length, the alphabet and the checksum. A mistyped, truncated,
 // extended or random value is refused there, before any store access, so a
@@ -65,8 +71,9 @@
 // Protects against: guessing and brute force (entropy; no oracle in the
 // timing); theft of the key store (only peppered digests); keys leaking
 // through URLs (refused in query strings unless
-// [Config.InsecureQueryParam] allows it, and a key seen in a query string
-// is refused with 400 so the mistake is noticed); a test key used in
+// [Config.InsecureQueryParam] allows it, and a well-formed key seen in a
+// query string is refused with 400 so the mistake is noticed; its
+// non-secret start is not); a test key used in
 // production (prefixes); a key that outlives its purpose (expiry, rotation
 // with a bounded overlap, revocation); garbage floods reaching the
 // database (checksum first); an unreachable store (fail closed with 503).
@@ -82,7 +89,9 @@
 // # Revocation and caching
 //
 // [Keys.Revoke] (and Rotate, Expire, Delete) takes effect on the next
-// request on the instance that made the call. Other instances sharing the
+// request on the instance that made the call, and is final: a lookup that
+// was already under way when it ran cannot cache the record it read (a
+// generation check), so the old state never comes back. Other instances sharing the
 // store keep serving their cached record until it is [Config.CacheTTL]
 // old (default 10s, at most 5m): that is the bound on cross-instance
 // revocation. Last-use times are kept in memory and written in batches by

@@ -20,8 +20,16 @@
 //     token issued for another API is refused even though it is active.
 //   - Endpoint outages: the request is refused with 503, never let through;
 //     cached answers keep serving while they are fresh.
-//   - Endpoint abuse: tokens are size-capped and shape-checked before any
-//     call, the response body is capped, and calls time out.
+//   - Endpoint abuse: tokens are size-capped (8 KiB by default, the JWT
+//     verifier's limit too) and shape-checked before any call, the response
+//     body is capped, and calls time out.
+//   - Parser differentials: the answer is decoded once, by the same strict
+//     decoder as auth/jwt's claims. An answer with duplicate members, or
+//     members equal under case folding ({"active":false,"ACTIVE":true}),
+//     invalid UTF-8 or trailing data is refused (503, not cached); the map
+//     that was checked is the one the principal is built from and handlers
+//     get as auth.Principal.Claims, with numbers as float64, as auth/jwt
+//     types them.
 //   - Leaks: the token is sent only in the POST body to the configured
 //     endpoint (https, or http on loopback), never logged, and never used as
 //     a cache key in the clear.

@@ -3,12 +3,13 @@ package introspect
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
 // Client authentication methods to the introspection endpoint (RFC 7662
@@ -56,17 +58,28 @@ type Config struct {
 
 	// Timeout bounds one call to the endpoint. Default 5 s.
 	Timeout time.Duration
-	// MaxTokenBytes refuses longer tokens without a call. Default 4096.
+	// MaxTokenBytes refuses longer tokens without a call. Default 8 KiB
+	// ([auth.DefaultMaxTokenSize], the JWT verifier's default too); at
+	// most 64 KiB. A token shaped like a JWT and handed to [Config.JWT] is
+	// judged by that verifier's limit instead.
 	MaxTokenBytes int
 	// MaxResponseBytes caps the endpoint's answer. Default 64 KiB.
 	MaxResponseBytes int64
-	// HTTPClient makes the calls. Default: a client with Timeout that does
-	// not follow redirects (a redirect would resend the credentials).
+	// HTTPClient makes the calls. Default: a client with Timeout. Whichever
+	// is used, the introspector works on a copy that never follows a
+	// redirect (it would resend the token and the client credentials): the
+	// client's own CheckRedirect is replaced, and a redirect answer is a
+	// failure (503).
 	HTTPClient *http.Client
 
 	// JWT, when set, receives tokens shaped like a JWT (three base64url
 	// segments) instead of introspecting them.
 	JWT auth.Authenticator
+
+	// TokenExtractor, when set, is where the token is read instead of the
+	// Authorization header (see [auth.TokenExtractor]). Default:
+	// [auth.BearerToken].
+	TokenExtractor auth.TokenExtractor
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -75,10 +88,11 @@ type Config struct {
 // Introspector is an auth.Authenticator for opaque tokens. It is safe for
 // concurrent use.
 type Introspector struct {
-	cfg    Config
-	client *http.Client
-	now    func() time.Time
-	group  singleflight.Group
+	cfg     Config
+	extract auth.TokenExtractor
+	client  *http.Client
+	now     func() time.Time
+	group   singleflight.Group
 
 	mu    sync.Mutex
 	cache map[[32]byte]entry
@@ -121,6 +135,9 @@ func New(cfg Config) (*Introspector, error) {
 	if cfg.MaxCacheEntries < 0 || cfg.MaxTokenBytes < 0 || cfg.MaxResponseBytes < 0 || cfg.Timeout < 0 {
 		bad("limits", "", "MaxCacheEntries, MaxTokenBytes, MaxResponseBytes and Timeout must not be negative")
 	}
+	if cfg.MaxTokenBytes > auth.MaxTokenSizeLimit {
+		bad("MaxTokenBytes", strconv.Itoa(cfg.MaxTokenBytes), "must be at most "+strconv.Itoa(auth.MaxTokenSizeLimit))
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -137,49 +154,64 @@ func New(cfg Config) (*Introspector, error) {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.MaxTokenBytes == 0 {
-		cfg.MaxTokenBytes = 4096
+		cfg.MaxTokenBytes = auth.DefaultMaxTokenSize
 	}
 	if cfg.MaxResponseBytes == 0 {
 		cfg.MaxResponseBytes = 64 << 10
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{
-			Timeout: cfg.Timeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+	// Never follow a redirect: it would resend the token and the client
+	// credentials. A caller's client is copied and gets the same rule.
+	client := &http.Client{Timeout: cfg.Timeout}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		client = &c
 	}
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	return &Introspector{cfg: cfg, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
+	extract := cfg.TokenExtractor
+	if extract == nil {
+		extract = auth.BearerToken
+	}
+	return &Introspector{cfg: cfg, extract: extract, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
 }
 
 // Authenticate implements auth.Authenticator.
 func (in *Introspector) Authenticate(r *http.Request) (*auth.Principal, error) {
-	tok, err := bearerToken(r, in.cfg.MaxTokenBytes)
-	if err != nil {
+	tok, err := in.extract(r)
+	switch {
+	case err != nil:
 		return nil, err
+	case tok == "":
+		return nil, auth.ErrNoCredentials
 	}
-	if in.cfg.JWT != nil && looksLikeJWT(tok) {
+	// A JWT is the JWT verifier's, whatever its size: it never leaves the
+	// process, and the size limit it is judged by is the verifier's.
+	if in.cfg.JWT != nil && claims.IsCompactJOSE(tok) {
 		return in.cfg.JWT.Authenticate(r)
+	}
+	if !isToken68(tok) {
+		return nil, auth.Invalid("token is not token68", nil)
 	}
 	return in.Introspect(r.Context(), tok)
 }
 
 // Introspect returns the principal for an opaque token, from the cache or
-// the endpoint.
+// the endpoint. A token longer than [Config.MaxTokenBytes] is refused
+// without a call.
 func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Principal, error) {
+	if len(token) > in.cfg.MaxTokenBytes {
+		return nil, auth.Invalid("token too long", nil)
+	}
 	key := sha256.Sum256([]byte(token))
 	now := in.now()
 	if p, ok, hit := in.cached(key, now); hit {
 		if !ok {
 			return nil, auth.Invalid("inactive token (cached)", nil)
 		}
-		return p, nil
+		return p.Clone(), nil // the caller's own copy: the cached one stays as answered
 	}
 	v, err, _ := in.group.Do(string(key[:]), func() (any, error) {
 		// The single-flight call is shared: it must not die with the first
@@ -191,7 +223,8 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Pri
 	if err != nil {
 		return nil, err
 	}
-	return v.(*auth.Principal), nil
+	// The answer is shared by every caller of the flight, and cached.
+	return v.(*auth.Principal).Clone(), nil
 }
 
 func (in *Introspector) cached(key [32]byte, now time.Time) (p *auth.Principal, active, hit bool) {
@@ -231,20 +264,6 @@ func (in *Introspector) store(key [32]byte, p *auth.Principal, until time.Time) 
 	in.cache[key] = entry{p: p, expires: until}
 }
 
-// response is the RFC 7662 §2.2 answer. Unknown members are kept in Claims.
-type response struct {
-	Active    bool            `json:"active"`
-	Scope     string          `json:"scope"`
-	ClientID  string          `json:"client_id"`
-	Username  string          `json:"username"`
-	TokenType string          `json:"token_type"`
-	Exp       json.Number     `json:"exp"`
-	Nbf       json.Number     `json:"nbf"`
-	Sub       string          `json:"sub"`
-	Aud       json.RawMessage `json:"aud"`
-	Iss       string          `json:"iss"`
-}
-
 func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*auth.Principal, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	if in.cfg.AuthMethod == ClientSecretPost {
@@ -277,24 +296,25 @@ func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*
 	if int64(len(body)) > in.cfg.MaxResponseBytes {
 		return nil, auth.Unavailable("introspection response too large", nil)
 	}
-	var res response
-	var claims map[string]any
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&claims); err != nil || claims == nil {
-		return nil, auth.Unavailable("introspection response is not a JSON object", nil)
+	// One strict decode: duplicate and case-variant members are refused,
+	// and the map that was checked is the one the principal is built from
+	// and handlers get as Claims.
+	c, err := claims.Decode(body)
+	if err != nil {
+		return nil, auth.Unavailable("introspection response is not a strict JSON object", err)
 	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, auth.Unavailable("introspection response has invalid members", nil)
+	active, err := boolMember(c, "active")
+	if err != nil {
+		return nil, err
 	}
 	now := in.now()
-	if !res.Active {
+	if !active {
 		if in.cfg.NegativeTTL > 0 {
 			in.store(key, nil, now.Add(in.cfg.NegativeTTL))
 		}
 		return nil, auth.Invalid("inactive token", nil)
 	}
-	p, exp, err := in.principal(&res, claims, now)
+	p, exp, err := in.principal(c, now)
 	if err != nil {
 		return nil, err
 	}
@@ -308,40 +328,78 @@ func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*
 	return p, nil
 }
 
-func (in *Introspector) principal(res *response, claims map[string]any, now time.Time) (*auth.Principal, time.Time, error) {
-	var exp time.Time
-	if res.Exp != "" {
-		n, err := res.Exp.Int64()
-		if err != nil {
-			return nil, exp, auth.Invalid("exp is not an integer", nil)
+// errMember refuses an answer whose RFC 7662 member has the wrong type: the
+// endpoint is at fault, not the token, so it is not cached.
+var errMember = auth.Unavailable("introspection response has invalid members", nil)
+
+func boolMember(c map[string]any, name string) (bool, error) {
+	v, present := c[name]
+	if !present {
+		return false, nil // RFC 7662 requires active; without it, not active
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, errMember
+	}
+	return b, nil
+}
+
+// strMember reads an optional string member.
+func strMember(c map[string]any, name string) (string, error) {
+	v, present := c[name]
+	if !present {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", errMember
+	}
+	return s, nil
+}
+
+func (in *Introspector) principal(c map[string]any, now time.Time) (*auth.Principal, time.Time, error) {
+	var str [6]string // scope, client_id, token_type, sub, iss, username
+	for i, name := range [...]string{"scope", "client_id", "token_type", "sub", "iss", "username"} {
+		var err error
+		if str[i], err = strMember(c, name); err != nil {
+			return nil, time.Time{}, err
 		}
-		exp = time.Unix(n, 0)
+	}
+	scope, clientID, tokenType, sub, iss := str[0], str[1], str[2], str[3], str[4]
+	var exp time.Time
+	if v, present := c["exp"]; present {
+		var ok bool
+		if exp, ok = claims.NumericDate(v); !ok {
+			return nil, exp, auth.Invalid("invalid exp", nil)
+		}
 		if !now.Before(exp) {
 			return nil, exp, auth.Invalid("expired", nil)
 		}
 	}
-	if res.Nbf != "" {
-		n, err := res.Nbf.Int64()
-		if err != nil || now.Before(time.Unix(n, 0)) {
+	if v, present := c["nbf"]; present {
+		nbf, ok := claims.NumericDate(v)
+		if !ok || now.Before(nbf) {
 			return nil, exp, auth.Invalid("not yet valid", nil)
 		}
 	}
-	if res.TokenType != "" && !strings.EqualFold(res.TokenType, "bearer") && !strings.EqualFold(res.TokenType, "access_token") {
+	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") && !strings.EqualFold(tokenType, "access_token") {
 		return nil, exp, auth.Invalid("not an access token", nil)
 	}
-	iss := in.cfg.Issuer
-	if res.Iss != "" {
-		if in.cfg.Issuer != "" && res.Iss != in.cfg.Issuer {
+	if iss != "" {
+		if in.cfg.Issuer != "" && iss != in.cfg.Issuer {
 			return nil, exp, auth.Invalid("wrong issuer", nil)
 		}
-		iss = res.Iss
+	} else {
+		iss = in.cfg.Issuer
 	}
-	if in.cfg.Audience != "" && !hasAudience(res.Aud, in.cfg.Audience) {
-		return nil, exp, auth.Invalid("wrong audience", nil)
+	if in.cfg.Audience != "" {
+		aud, ok := claims.StringList(c["aud"], false)
+		if !ok || !slices.Contains(aud, in.cfg.Audience) {
+			return nil, exp, auth.Invalid("wrong audience", nil)
+		}
 	}
-	sub := res.Sub
 	if sub == "" {
-		sub = res.ClientID // client-credentials tokens often have no sub
+		sub = clientID // client-credentials tokens often have no sub
 	}
 	if sub == "" {
 		return nil, exp, auth.Invalid("no subject", nil)
@@ -350,34 +408,18 @@ func (in *Introspector) principal(res *response, claims map[string]any, now time
 		Subject:   sub,
 		Issuer:    iss,
 		Method:    "introspection",
-		Scopes:    strings.Fields(res.Scope),
-		Claims:    claims,
+		Scopes:    strings.Fields(scope),
+		Claims:    c,
 		ExpiresAt: exp,
 	}
-	if roles, ok := claims["roles"].([]any); ok {
-		for _, r := range roles {
-			if s, ok := r.(string); ok {
-				p.Roles = append(p.Roles, s)
-			}
+	if r, present := c["roles"]; present {
+		roles, ok := claims.StringList(r, false)
+		if !ok {
+			return nil, exp, auth.Invalid("invalid roles", nil)
 		}
+		p.Roles = roles
 	}
 	return p, exp, nil
-}
-
-func hasAudience(raw json.RawMessage, want string) bool {
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return one == want
-	}
-	var many []string
-	if json.Unmarshal(raw, &many) == nil {
-		for _, a := range many {
-			if a == want {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // scrub removes the request URL from transport errors: *url.Error carries

@@ -2,7 +2,6 @@ package jwt
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 
 // Defaults, documented on the fields that use them.
 const (
-	DefaultMaxTokenSize      = 8 << 10
+	DefaultMaxTokenSize      = auth.DefaultMaxTokenSize
 	DefaultLeeway            = 60 * time.Second
 	DefaultCacheSize         = 10_000
 	DefaultCacheTTL          = 5 * time.Minute
@@ -26,7 +25,7 @@ const (
 	DefaultMaxJWKSSize       = 512 << 10
 
 	maxLeeway       = 5 * time.Minute
-	maxTokenSizeCap = 64 << 10
+	maxTokenSizeCap = auth.MaxTokenSizeLimit
 )
 
 // Config configures a [Verifier]. The zero value of every field but
@@ -48,8 +47,16 @@ type Config struct {
 	// logs, browser history and Referer headers.
 	DangerouslyAllowQueryToken bool
 
+	// TokenExtractor, when set, is where the token is read instead of the
+	// Authorization header (see [auth.TokenExtractor]); it cannot be
+	// combined with Cookie or DangerouslyAllowQueryToken. A value it
+	// returns that is not shaped like a JWT is another authenticator's
+	// (auth.ErrNotMine), as from the header. Default: [auth.BearerToken].
+	TokenExtractor auth.TokenExtractor
+
 	// MaxTokenSize is the largest token accepted, in bytes, checked before
-	// any decoding. Default 8 KiB; at most 64 KiB.
+	// any decoding. Default 8 KiB ([auth.DefaultMaxTokenSize], the same as
+	// auth/introspect's); at most 64 KiB.
 	MaxTokenSize int
 
 	// Leeway is the clock skew tolerated when checking exp, nbf and iat.
@@ -78,7 +85,12 @@ type Config struct {
 	RefreshCeiling time.Duration
 	// UnknownKeyRefresh is the minimum interval between JWKS refreshes
 	// caused by tokens naming an unknown kid (a key rotation, or a flood of
-	// random kids). Default 30 s; at least 1 s.
+	// random kids) while the set is fresh. Default 30 s; at least 1 s.
+	// Once the set is older than its own Cache-Control max-age (at least
+	// 1 s, at most UnknownKeyRefresh), the next unknown kid refreshes it
+	// whatever that budget: random kids cannot delay a genuinely new key
+	// past the provider's own max-age, nor cause more than one refresh per
+	// max-age.
 	UnknownKeyRefresh time.Duration
 	// NegativeCacheTTL is how long a kid not found after a refresh is
 	// refused without asking again. Default 1 minute. A new key set clears it.
@@ -88,7 +100,11 @@ type Config struct {
 	// MaxJWKSSize caps discovery and JWKS response bodies. Default 512 KiB.
 	MaxJWKSSize int64
 	// HTTPClient fetches discovery documents and JWK Sets. Default: a
-	// client that follows redirects only to URLs [auth.CheckURL] accepts.
+	// plain client. Whichever is used, the verifier works on a copy that
+	// follows a redirect only to a host keys may come from (the issuer's,
+	// JWKSURL's, or one in [Issuer.AllowedJWKSHosts]), never from https to
+	// http, at most 5 times; the client's own CheckRedirect is asked after
+	// that rule, not instead of it.
 	HTTPClient *http.Client
 
 	// Now returns the current time, for token times (exp, nbf, iat), the
@@ -119,8 +135,18 @@ type Issuer struct {
 	JWKSURL string
 	// Discovery finds the JWKS URL in the issuer's OpenID Connect metadata
 	// (Issuer + "/.well-known/openid-configuration"), whose "issuer" must
-	// equal Issuer exactly.
+	// equal Issuer exactly, and whose "jwks_uri" must be https when Issuer
+	// is, and on Issuer's host (and port) unless AllowedJWKSHosts lists its
+	// host: a discovery document never sends every instance to fetch keys
+	// from a cleartext or internal URL.
 	Discovery bool
+	// AllowedJWKSHosts are hosts other than Issuer's (and JWKSURL's) that
+	// keys may come from: where the discovery document's jwks_uri may
+	// point, and where key URLs may redirect. Each is a host name or
+	// address, with ":port" for a port other than 443. Default none. Some
+	// providers need one: Google's issuer is accounts.google.com, its keys
+	// are at www.googleapis.com.
+	AllowedJWKSHosts []string
 
 	// DangerouslySkipTypeCheck turns off the RFC 9068 rule that the JOSE
 	// "typ" be "at+jwt" (or "application/at+jwt"). That rule is what keeps
@@ -208,6 +234,14 @@ func (c *Config) check() []error {
 		if sources != 1 {
 			bad(f+"Keys", "", "exactly one of Keys, JWKSURL and Discovery is required")
 		}
+		for _, h := range is.AllowedJWKSHosts {
+			if !validHostEntry(h) {
+				bad(f+"AllowedJWKSHosts", h, "must be a host or host:port, without a scheme or path")
+			}
+		}
+		if len(is.AllowedJWKSHosts) > 0 && len(is.Keys) > 0 {
+			bad(f+"AllowedJWKSHosts", "", "has no meaning with static Keys")
+		}
 		if hmac && len(is.Keys) == 0 {
 			bad(f+"Algorithms", "", "HMAC algorithms need static Keys: a JWK Set is public")
 		}
@@ -237,6 +271,9 @@ func (c *Config) check() []error {
 				bad(f+"RequiredClaims", "", "empty claim name")
 			}
 		}
+	}
+	if c.TokenExtractor != nil && (c.Cookie != "" || c.DangerouslyAllowQueryToken) {
+		bad("TokenExtractor", "", "replaces the header, the cookie and the query parameter: set it alone")
 	}
 	if c.Cookie != "" && !validCookieName(c.Cookie) {
 		bad("Cookie", c.Cookie, "not a valid cookie name")
@@ -288,16 +325,4 @@ func orDur(v, def time.Duration) time.Duration {
 		return def
 	}
 	return v
-}
-
-// defaultClient refuses redirects to URLs auth.CheckURL would refuse.
-func defaultClient() *http.Client {
-	return &http.Client{
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("jwt: too many redirects")
-			}
-			return auth.CheckURL(req.URL.String())
-		},
-	}
 }

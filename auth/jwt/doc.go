@@ -44,11 +44,20 @@
 //     the JOSE "typ" must be "at+jwt" (or "application/at+jwt"). It can be
 //     switched off per issuer ([Issuer.DangerouslySkipTypeCheck]) for
 //     providers that do not send it.
+//   - Key source redirection (SSRF). Keys are fetched only from the hosts
+//     the configuration names: the discovery document's jwks_uri must be
+//     https when the issuer is, and on the issuer's host unless
+//     [Issuer.AllowedJWKSHosts] lists its host; redirects are followed
+//     only within those hosts and never from https to http, and the rule
+//     holds for a caller's own [Config.HTTPClient] too.
 //   - Denial of service through the key source. A token naming an unknown
 //     kid refreshes the JWK Set at most once per
-//     [Config.UnknownKeyRefresh] (30 s), one fetch at a time whatever the
-//     number of requests waiting, and a kid still unknown afterwards is
-//     refused from a negative cache. Fetches have a timeout and a body
+//     [Config.UnknownKeyRefresh] (30 s) or, when the set is older than its
+//     own Cache-Control max-age, once per max-age (so a flood of random
+//     kids neither hammers the provider nor delays a genuinely new key
+//     past that max-age), one fetch at a time whatever the number of
+//     requests waiting, and a kid still unknown afterwards is refused from
+//     a negative cache. Fetches have a timeout and a body
 //     cap. A set is replaced whole, so a key the provider removed stops
 //     working; a failed fetch keeps the last good set.
 //   - Repeated verification cost. A verified token is cached by the SHA-256
@@ -70,16 +79,23 @@
 // space-separated string as some providers send); Roles are the "roles"
 // claim (RFC 9068 §2.2.3.1), an array or a single string. "jti" and "sid"
 // are offered to the revocation hook. [auth.Principal.Claims] holds every
-// claim as encoding/json would decode it into an any (numbers are float64);
-// it is shared by every request presenting the same token and must not be
-// modified.
+// claim as encoding/json would decode it into an any (numbers are float64,
+// as auth/introspect has them too); each request gets its own copy of the
+// cached principal, so a handler that writes to it cannot change what later
+// requests with the same token see. [ClaimsAs] decodes the claims into a
+// type of the caller's, member names matched exactly (a "Tenant" claim
+// never fills a field tagged "tenant").
 //
 // # Where the token comes from
 //
 // The Authorization header with the Bearer scheme (RFC 6750 §2.1) only, by
 // default. [Config.Cookie] adds a cookie; [Config.DangerouslyAllowQueryToken]
 // the access_token query parameter. A token in two places, or two
-// Authorization headers, is a malformed request.
+// Authorization headers, is a malformed request. A bearer value that is not
+// shaped like a JOSE compact serialization (a JWS, or a JWE, which is
+// refused) is not the verifier's: it answers auth.ErrNotMine, and the auth
+// middleware gives the value to another authenticator (an API key, an
+// opaque token for introspection) or refuses it if none takes it.
 //
 // # The 401/403 contract
 //

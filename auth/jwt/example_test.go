@@ -159,3 +159,24 @@ func ExampleNew_incorrect() {
 	// auth: jwt.Config.Issuers[0].Audiences: required: tokens for other APIs must not be accepted
 	// auth: jwt.Config.Issuers[0].Algorithms: required: an explicit allow-list
 }
+
+// Typed claims: the verified claims decoded into the application's own
+// type, member names matched exactly.
+func ExampleClaimsAs() {
+	v := exampleVerifier()
+	defer v.Close()
+	authn, _ := auth.New(auth.Config{Authenticators: []auth.Authenticator{v}})
+	type orderClaims struct {
+		ClientID string `json:"client_id"`
+		Scope    string `json:"scope"`
+		Expires  int64  `json:"exp"`
+	}
+	h := authn.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := jwt.ClaimsAs[orderClaims](r.Context())
+		fmt.Println(c.ClientID, c.Scope, time.Unix(c.Expires, 0).UTC().Format(time.Kitchen), err)
+	}))
+	get(h, "GET", exampleToken("orders:read"))
+	// Output:
+	// checkout orders:read 3:09AM <nil>
+	// GET 200
+}

@@ -1,7 +1,6 @@
 package jwt
 
-// DecodeObject exposes the strict JSON decoder to the black-box tests.
-var DecodeObject = decodeObject
+import "github.com/bulwark-go/bulwark/auth"
 
 // CacheLen reports the number of entries in v's verified-token cache.
 func CacheLen(v *Verifier) int {
@@ -13,4 +12,12 @@ func CacheLen(v *Verifier) int {
 		s.mu.Unlock()
 	}
 	return n
+}
+
+// CachedPrincipal returns the principal v's cache holds for tok, or nil.
+func CachedPrincipal(v *Verifier, tok string) *auth.Principal {
+	if e := v.cache.get(v.hash(tok), v.now()); e != nil {
+		return e.p
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,24 +33,44 @@ type fetchConfig struct {
 // (the refresh rate limit still holds).
 const maxNegative = 4096
 
+// minFresh is the least time a fetched set counts as fresh, whatever its
+// Cache-Control says: a provider answering no-store does not turn a flood
+// of random kids into more than one fetch a second.
+const minFresh = time.Second
+
 // remoteKeys is the JWKS manager of one issuer: it keeps the last good key
-// set, replaces it whole on each successful fetch, refreshes it in the
-// background as Cache-Control says (within floor and ceiling), and on an
-// unknown kid refreshes it at most once per unknownKey interval, with one
+// set, replaces it whole on each successful fetch, and refreshes it in the
+// background as Cache-Control says (within floor and ceiling), with one
 // fetch in flight at a time whatever the number of waiting requests.
+//
+// A token naming an unknown kid refreshes the set early, on two budgets.
+// The first is a rate limit (one per unknownKey interval), which a flood
+// of random kids uses up. The second cannot be used up: once the set is
+// older than its own freshness lifetime (Cache-Control max-age, between
+// minFresh and unknownKey), the next unknown kid refreshes it, and the
+// lifetime starts again. Random kids then only ever cause refreshes that
+// would find a genuinely new key, and such a key is accepted within the
+// provider's own max-age of its publication. A kid still unknown after a
+// refresh is refused from a negative cache until the set is next replaced
+// or goes stale.
 type remoteKeys struct {
 	fc        fetchConfig
 	issuer    string
+	issuerURL *url.URL
 	discovery bool
-	allowed   []string
+	allowed   []string // algorithms
+	hosts     keyHosts // where keys may come from
+	client    *http.Client
 
 	set atomic.Pointer[keySet]
 
-	mu       sync.Mutex
-	jwksURL  string               // configured, or found by discovery
-	flight   *flight              // the fetch in progress, if any
-	negative map[string]time.Time // kid → refused until
-	limiter  *rate.Limiter        // unknown-kid and on-demand refreshes
+	mu         sync.Mutex
+	jwksURL    string               // configured, or found by discovery
+	flight     *flight              // the fetch in progress, if any
+	negative   map[string]time.Time // kid → refused until
+	limiter    *rate.Limiter        // unknown-kid refreshes while the set is fresh
+	fresh      time.Duration        // freshness lifetime of the current set
+	staleAfter time.Time            // when an unknown kid may refresh whatever the limiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -63,14 +84,19 @@ type flight struct {
 	age  time.Duration // next refresh, from Cache-Control
 }
 
-func startRemote(fc fetchConfig, iss, jwksURL string, discovery bool, allowed []string) *remoteKeys {
+func startRemote(fc fetchConfig, c Issuer) *remoteKeys {
 	ctx, cancel := context.WithCancel(context.Background())
+	issuerURL, _ := url.Parse(c.Issuer) // checked in cfg.check
+	hosts := newKeyHosts(c.Issuer, c.JWKSURL, c.AllowedJWKSHosts)
 	r := &remoteKeys{
 		fc:        fc,
-		issuer:    iss,
-		discovery: discovery,
-		allowed:   allowed,
-		jwksURL:   jwksURL,
+		issuer:    c.Issuer,
+		issuerURL: issuerURL,
+		discovery: c.Discovery,
+		allowed:   append([]string(nil), c.Algorithms...),
+		hosts:     hosts,
+		client:    withRedirectRule(fc.client, hosts),
+		jwksURL:   c.JWKSURL,
 		negative:  map[string]time.Time{},
 		limiter:   rate.NewLimiter(rate.Every(fc.unknownKey), 1),
 		ctx:       ctx,
@@ -143,6 +169,11 @@ func (r *remoteKeys) run(f *flight) {
 	if err == nil {
 		r.set.Store(set) // whole-set replacement: a removed key stops working
 		clear(r.negative)
+		r.fresh = r.fc.unknownKey // without max-age
+		if age > 0 {
+			r.fresh = min(max(age, minFresh), r.fc.unknownKey)
+		}
+		r.staleAfter = r.fc.now().Add(r.fresh)
 	}
 	f.err = err
 	f.age = clampAge(age, r.fc)
@@ -178,12 +209,20 @@ func (r *remoteKeys) lookup(ctx context.Context, kid, alg string) (*keySet, *ver
 	}
 	now := r.fc.now()
 	r.mu.Lock()
-	if until, ok := r.negative[kid]; ok && set != nil && now.Before(until) {
+	// Stale: older than its own freshness lifetime. Without a set at all
+	// (the provider never answered) only the rate limit applies, so an
+	// outage is not hammered.
+	stale := set != nil && !now.Before(r.staleAfter)
+	if until, ok := r.negative[kid]; ok && set != nil && !stale && now.Before(until) {
 		r.mu.Unlock()
 		return nil, nil, auth.Invalid("unknown key id", nil)
 	}
 	f := r.flight
-	if f == nil && r.limiter.AllowN(now, 1) {
+	if f == nil && (r.limiter.AllowN(now, 1) || stale) {
+		// A stale refresh spends the rate limit's token when there is one
+		// (so the two budgets together refresh at most once per
+		// lifetime), and starts a new lifetime even if it fails.
+		r.staleAfter = now.Add(r.fresh)
 		f = &flight{done: make(chan struct{})}
 		r.flight = f
 		go r.run(f)
@@ -257,7 +296,7 @@ func (r *remoteKeys) discover(ctx context.Context) (string, error) {
 		// another.
 		return "", errors.New("jwt: discovery document names another issuer")
 	}
-	if err := auth.CheckURL(meta.JWKSURI); err != nil {
+	if _, err := checkDocumentURL(meta.JWKSURI, r.issuerURL, r.hosts); err != nil {
 		return "", fmt.Errorf("jwt: discovery jwks_uri: %w", err)
 	}
 	return meta.JWKSURI, nil
@@ -271,7 +310,7 @@ func (r *remoteKeys) get(ctx context.Context, u string) ([]byte, http.Header, er
 		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/json")
-	resp, err := r.fc.client.Do(req) // #nosec G704 -- the URL comes from configuration or verified discovery, checked by auth.CheckURL
+	resp, err := r.client.Do(req) // #nosec G704 -- the URL comes from configuration or verified discovery, checked by checkDocumentURL; redirects by withRedirectRule
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,9 +3,10 @@ package jwt
 import (
 	"encoding/base64"
 	"errors"
-	"math"
 	"strings"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
 // Errors from the token parser, each wrapped by a refusal whose reason
@@ -79,7 +80,7 @@ func parseToken(tok string, maxSize int) (*parsed, string, error) {
 		return nil, "bad base64 in signature", ErrTokenShape
 	}
 
-	hdr, err := decodeObject(hdrJSON)
+	hdr, err := claims.Decode(hdrJSON)
 	if err != nil {
 		return nil, "invalid JOSE header JSON", errors.Join(ErrHeader, err)
 	}
@@ -121,12 +122,12 @@ func parseToken(tok string, maxSize int) (*parsed, string, error) {
 		}
 	}
 
-	claims, err := decodeObject(payload)
+	c, err := claims.Decode(payload)
 	if err != nil {
 		return nil, "invalid claims JSON", errors.Join(ErrClaims, err)
 	}
-	p.claims = claims
-	iss, ok := claims["iss"].(string)
+	p.claims = c
+	iss, ok := c["iss"].(string)
 	if !ok || iss == "" {
 		return nil, "missing iss", ErrClaims
 	}
@@ -147,40 +148,14 @@ func b64(dst, src []byte) (out, rest []byte, err error) {
 }
 
 // numericDate reads an optional NumericDate claim (RFC 7519 §2).
-func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
-	v, present := claims[name]
+func numericDate(c map[string]any, name string) (time.Time, bool, error) {
+	v, present := c[name]
 	if !present {
 		return time.Time{}, false, nil
 	}
-	f, ok := v.(float64)
-	// Up to year 9999; negative dates are not valid token times.
-	if !ok || f < 0 || f > 253402300799 || math.IsNaN(f) {
+	t, ok := claims.NumericDate(v)
+	if !ok {
 		return time.Time{}, true, ErrClaims
 	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
-}
-
-// stringList reads a claim that is either one string or an array of
-// strings (aud, scp, roles). An array holding anything but strings is
-// refused.
-func stringList(v any, split bool) ([]string, bool) {
-	switch v := v.(type) {
-	case string:
-		if split {
-			return strings.Fields(v), true
-		}
-		return []string{v}, true
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, s)
-		}
-		return out, true
-	}
-	return nil, false
+	return t, true, nil
 }

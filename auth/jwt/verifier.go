@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
 // Verifier authenticates requests bearing JWT access tokens. It implements
@@ -23,6 +24,7 @@ import (
 type Verifier struct {
 	issuers    map[string]*issuer
 	algs       map[string]bool // union of all allow-lists: a fast refusal of "none" and friends
+	extractor  auth.TokenExtractor
 	cookie     string
 	query      bool
 	maxSize    int
@@ -84,15 +86,16 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.Join(errs...)
 	}
 	v := &Verifier{
-		issuers:  make(map[string]*issuer, len(cfg.Issuers)),
-		algs:     map[string]bool{},
-		cookie:   cfg.Cookie,
-		query:    cfg.DangerouslyAllowQueryToken,
-		maxSize:  cfg.MaxTokenSize,
-		leeway:   orDur(cfg.Leeway, DefaultLeeway),
-		cacheTTL: orDur(cfg.CacheTTL, DefaultCacheTTL),
-		revoked:  cfg.Revoked,
-		now:      cfg.Now,
+		issuers:   make(map[string]*issuer, len(cfg.Issuers)),
+		algs:      map[string]bool{},
+		extractor: cfg.TokenExtractor,
+		cookie:    cfg.Cookie,
+		query:     cfg.DangerouslyAllowQueryToken,
+		maxSize:   cfg.MaxTokenSize,
+		leeway:    orDur(cfg.Leeway, DefaultLeeway),
+		cacheTTL:  orDur(cfg.CacheTTL, DefaultCacheTTL),
+		revoked:   cfg.Revoked,
+		now:       cfg.Now,
 	}
 	if v.maxSize == 0 {
 		v.maxSize = DefaultMaxTokenSize
@@ -115,9 +118,6 @@ func New(cfg Config) (*Verifier, error) {
 		unknownKey: orDur(cfg.UnknownKeyRefresh, DefaultUnknownKeyRefresh),
 		negTTL:     orDur(cfg.NegativeCacheTTL, DefaultNegativeCacheTTL),
 		now:        v.now,
-	}
-	if fc.client == nil {
-		fc.client = defaultClient()
 	}
 	if fc.maxBytes == 0 {
 		fc.maxBytes = DefaultMaxJWKSSize
@@ -147,7 +147,7 @@ func New(cfg Config) (*Verifier, error) {
 			}
 			is.static = newKeySet(keys)
 		} else {
-			is.remote = startRemote(fc, c.Issuer, c.JWKSURL, c.Discovery, append([]string(nil), c.Algorithms...))
+			is.remote = startRemote(fc, c)
 			v.closeFuncs = append(v.closeFuncs, is.remote.close)
 		}
 		v.issuers[c.Issuer] = is
@@ -165,7 +165,9 @@ func (v *Verifier) Close() error {
 }
 
 // Authenticate extracts the bearer token from r and verifies it. It
-// returns [auth.ErrNoCredentials] when r carries no bearer token, and a
+// returns [auth.ErrNoCredentials] when r carries no bearer token,
+// [auth.ErrNotMine] when the bearer value is not shaped like a JWT (an API
+// key or an opaque token, for another authenticator of the chain), and a
 // [*auth.CredentialError] when the token is malformed, invalid or cannot be
 // judged right now (keys unavailable).
 func (v *Verifier) Authenticate(r *http.Request) (*auth.Principal, error) {
@@ -176,23 +178,47 @@ func (v *Verifier) Authenticate(r *http.Request) (*auth.Principal, error) {
 	return v.Verify(r.Context(), tok)
 }
 
-// extract finds the token: the Authorization header (scheme Bearer, RFC
-// 6750 §2.1), and the cookie and query parameter only where configured.
+// Recognizes implements [auth.Recognizer]: r carries a value shaped like a
+// JWT (a JOSE compact serialization) where the verifier reads tokens, or
+// presents tokens in a malformed way.
+func (v *Verifier) Recognizes(r *http.Request) bool {
+	_, err := v.extract(r)
+	return err == nil || !(errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrNotMine))
+}
+
+var _ auth.Recognizer = (*Verifier)(nil)
+
+// errNotJWT is the answer for a bearer value of another kind; built once.
+var errNotJWT = auth.NotMine("not a compact JWS")
+
+// extract finds the token: with the configured TokenExtractor, or in the
+// Authorization header (scheme Bearer, RFC 6750 §2.1) and the cookie and
+// query parameter where configured. A value from the extractor, the header
+// or the query that is not shaped like a JWT is another authenticator's
+// (the cookie is the verifier's alone).
 func (v *Verifier) extract(r *http.Request) (string, error) {
+	if v.extractor != nil {
+		tok, err := v.extractor(r)
+		switch {
+		case err != nil:
+			return "", err
+		case tok == "":
+			return "", auth.ErrNoCredentials
+		case !claims.IsCompactJOSE(tok):
+			return "", errNotJWT
+		}
+		return tok, nil
+	}
 	var tok string
-	found := 0
-	if h := r.Header["Authorization"]; len(h) > 0 {
-		if len(h) > 1 {
-			return "", auth.Malformed("several Authorization headers")
-		}
-		scheme, rest, _ := strings.Cut(h[0], " ")
-		if strings.EqualFold(scheme, "Bearer") {
-			tok = strings.TrimLeft(rest, " ")
-			if tok == "" {
-				return "", auth.Malformed("empty bearer token")
-			}
-			found++
-		}
+	found, foreign := 0, false
+	switch t, err := auth.BearerToken(r); {
+	case err == nil && claims.IsCompactJOSE(t):
+		tok = t
+		found++
+	case err == nil:
+		foreign = true
+	case !errors.Is(err, auth.ErrNoCredentials):
+		return "", err
 	}
 	if v.cookie != "" {
 		n := 0
@@ -210,17 +236,23 @@ func (v *Verifier) extract(r *http.Request) (string, error) {
 			if len(q) > 1 {
 				return "", auth.Malformed("several access_token parameters")
 			}
-			tok = q[0]
-			found++
+			if claims.IsCompactJOSE(q[0]) {
+				tok = q[0]
+				found++
+			} else {
+				foreign = true
+			}
 		}
 	}
-	switch found {
-	case 0:
-		return "", auth.ErrNoCredentials
-	case 1:
+	switch {
+	case found == 1:
 		return tok, nil
+	case found > 1:
+		return "", auth.Malformed("token presented in several places")
+	case foreign:
+		return "", errNotJWT
 	}
-	return "", auth.Malformed("token presented in several places")
+	return "", auth.ErrNoCredentials
 }
 
 // Verify verifies a token taken from anywhere and returns its principal.
@@ -235,7 +267,7 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*auth.Principal, err
 			if err := v.checkRevoked(ctx, e.id); err != nil {
 				return nil, err
 			}
-			return e.p, nil
+			return e.p.Clone(), nil // the caller's own copy: the cached one stays as verified
 		}
 	}
 	p, err := v.verify(ctx, tok, now)
@@ -251,6 +283,7 @@ func (v *Verifier) Verify(ctx context.Context, tok string) (*auth.Principal, err
 			until = p.exp
 		}
 		v.cache.put(sum, &cacheEntry{p: p.principal, until: until, iss: p.iss, set: p.set, id: p.id}, now)
+		return p.principal.Clone(), nil
 	}
 	return p.principal, nil
 }
@@ -348,7 +381,7 @@ func isATJWT(typ string) bool {
 // checkClaims validates the decoded claims and builds the principal from
 // the same map.
 func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*verified, string, error) {
-	aud, ok := stringList(c["aud"], false)
+	aud, ok := claims.StringList(c["aud"], false)
 	if !ok || len(aud) == 0 {
 		return nil, "missing or invalid aud", ErrClaims
 	}
@@ -397,7 +430,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		if len(want) == 0 {
 			continue
 		}
-		vals, ok := stringList(got, false)
+		vals, ok := claims.StringList(got, false)
 		if !ok || !anyIn(vals, want) {
 			return nil, "required claim mismatch", ErrClaims
 		}
@@ -411,7 +444,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		scopes = strings.Fields(str)
 	}
 	if s, present := c["scp"]; present {
-		list, ok := stringList(s, true)
+		list, ok := claims.StringList(s, true)
 		if !ok {
 			return nil, "invalid scp", ErrClaims
 		}
@@ -419,7 +452,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 	}
 	var roles []string
 	if r, present := c["roles"]; present {
-		list, ok := stringList(r, false)
+		list, ok := claims.StringList(r, false)
 		if !ok {
 			return nil, "invalid roles", ErrClaims
 		}
@@ -435,7 +468,7 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		principal: &auth.Principal{
 			Subject:   sub,
 			Issuer:    is.name,
-			Method:    "jwt",
+			Method:    Method,
 			Scopes:    scopes,
 			Roles:     roles,
 			Claims:    c,

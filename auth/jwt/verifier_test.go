@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -173,9 +174,16 @@ func TestCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cached := jwt.CachedPrincipal(v, tk)
+	if cached == nil {
+		t.Fatal("the verified token is not in the cache")
+	}
 	p2, err := v.Verify(context.Background(), tk)
-	if err != nil || p2 != p1 {
-		t.Fatalf("second Verify = %p, %v; want the cached principal %p", p2, err, p1)
+	if err != nil || !reflect.DeepEqual(p2, cached) {
+		t.Fatalf("second Verify = %+v, %v; want the cached principal %+v", p2, err, cached)
+	}
+	if p2 == cached || p2 == p1 {
+		t.Fatal("Verify handed out the cached principal itself, not a copy")
 	}
 	revoked = true
 	_, err = v.Verify(context.Background(), tk)
@@ -274,6 +282,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"token size too large", jwt.Config{Issuers: []jwt.Issuer{ok}, MaxTokenSize: 1 << 20}, "jwt.Config.MaxTokenSize"},
 		{"floor above ceiling", jwt.Config{Issuers: []jwt.Issuer{ok}, RefreshFloor: 2 * time.Hour}, "jwt.Config.RefreshFloor"},
 		{"bad cookie name", jwt.Config{Issuers: []jwt.Issuer{ok}, Cookie: "a b"}, "jwt.Config.Cookie"},
+		{"allowed JWKS host with a scheme", jwt.Config{Issuers: []jwt.Issuer{{Issuer: testIssuer, Audiences: []string{"a"}, Algorithms: []string{"RS256"}, Discovery: true,
+			AllowedJWKSHosts: []string{"https://keys.example"}}}}, "jwt.Config.Issuers[0].AllowedJWKSHosts"},
+		{"allowed JWKS hosts with static keys", jwt.Config{Issuers: []jwt.Issuer{func() jwt.Issuer { i := ok; i.AllowedJWKSHosts = []string{"keys.example"}; return i }()}}, "jwt.Config.Issuers[0].AllowedJWKSHosts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,5 +328,99 @@ func TestCacheIsBounded(t *testing.T) {
 	wg.Wait()
 	if n := jwt.CacheLen(v); n == 0 || n > 32 {
 		t.Errorf("cache holds %d entries, want 1..32", n)
+	}
+}
+
+// TestTokenExtractor: a token read from where the caller says, judged as
+// from the header: a value that is not a JWT is another authenticator's,
+// and the extractor's own refusals stand.
+func TestTokenExtractor(t *testing.T) {
+	fromHeader := func(r *http.Request) (string, error) {
+		switch v := r.Header.Values("X-Access-Token"); len(v) {
+		case 0:
+			return "", auth.ErrNoCredentials
+		case 1:
+			return v[0], nil
+		}
+		return "", auth.Malformed("several X-Access-Token headers")
+	}
+	v := newVerifier(t, jwt.Config{TokenExtractor: fromHeader})
+	good := token(t, "rsa1", nil)
+	tests := []struct {
+		name string
+		hdr  map[string][]string
+		want error // nil: accepted
+	}{
+		{"the extractor's header", map[string][]string{"X-Access-Token": {good}}, nil},
+		{"the Authorization header is not read", map[string][]string{"Authorization": {"Bearer " + good}}, auth.ErrNoCredentials},
+		{"not a JWT", map[string][]string{"X-Access-Token": {"opaque"}}, auth.ErrNotMine},
+		{"the extractor refuses", map[string][]string{"X-Access-Token": {good, good}}, auth.ErrInvalidRequest},
+		{"a forged JWT", map[string][]string{"X-Access-Token": {good[:len(good)-4] + "AAAA"}}, auth.ErrInvalidToken},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for k, vs := range tc.hdr {
+				r.Header[k] = vs
+			}
+			_, err := v.Authenticate(r)
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("Authenticate = %v, want %v", err, tc.want)
+			}
+		})
+	}
+	if _, err := jwt.New(jwt.Config{Issuers: []jwt.Issuer{staticIssuer(t)}, TokenExtractor: fromHeader, Cookie: "at"}); err == nil {
+		t.Error("New accepted a TokenExtractor together with a Cookie")
+	}
+}
+
+// TestAttackCaseVariantClaimFillsTypedField: encoding/json fills a field
+// tagged "tenant" from a member "Tenant" when there is no "tenant", so a
+// typed view of the claims would say tenant evil while Claims (and every
+// check by name: RequiredClaims, policies, logs) saw no tenant at all.
+// ClaimsAs decodes through the strict rules: names match exactly or the
+// decode is refused.
+func TestAttackCaseVariantClaimFillsTypedField(t *testing.T) {
+	type orderClaims struct {
+		Subject string `json:"sub"`
+		Tenant  string `json:"tenant"`
+		Ext     struct {
+			Org string `json:"org"`
+		} `json:"ext"`
+		Exp int64 `json:"exp"`
+	}
+	v := newVerifier(t, jwt.Config{})
+	tests := []struct {
+		name   string
+		over   map[string]any
+		tenant string
+		want   error
+	}{
+		{"exact names", map[string]any{"tenant": "acme", "ext": map[string]any{"org": "o"}}, "acme", nil},
+		{"case-variant member", map[string]any{"Tenant": "evil"}, "", auth.ErrClaimsType},
+		{"case-variant nested member", map[string]any{"ext": map[string]any{"ORG": "evil"}}, "", auth.ErrClaimsType},
+		{"type mismatch", map[string]any{"tenant": 7}, "", auth.ErrClaimsType},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := v.Verify(context.Background(), token(t, "rsa1", tc.over))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := jwt.ClaimsAs[orderClaims](auth.NewContext(context.Background(), p))
+			if !errors.Is(err, tc.want) || (err == nil && (c.Tenant != tc.tenant || c.Subject != "user-1" || c.Exp != t0.Add(5*time.Minute).Unix())) {
+				t.Fatalf("ClaimsAs = %+v, %v; want tenant %q, %v", c, err, tc.tenant, tc.want)
+			}
+		})
+	}
+	if _, err := jwt.ClaimsAs[orderClaims](context.Background()); !errors.Is(err, auth.ErrNoClaims) {
+		t.Errorf("ClaimsAs without a principal = %v, want ErrNoClaims", err)
+	}
+	key := auth.NewContext(context.Background(), &auth.Principal{Subject: "apikey:x", Method: "api_key", Claims: map[string]any{"tenant": "acme"}})
+	if _, err := jwt.ClaimsAs[orderClaims](key); !errors.Is(err, auth.ErrNoClaims) {
+		t.Errorf("jwt.ClaimsAs of an API-key principal = %v, want ErrNoClaims", err)
+	}
+	if c, err := auth.ClaimsAs[orderClaims](key); err != nil || c.Tenant != "acme" {
+		t.Errorf("auth.ClaimsAs of an API-key principal = %+v, %v; want tenant acme", c, err)
 	}
 }

@@ -13,8 +13,10 @@
 //	    pepper_env: BULWARK_APIKEY_PEPPER         # the default; or pepper_file: /run/secrets/apikey-pepper
 //	    cache_ttl: 10s                            # bound on cross-instance revocation
 //
-// Only store is required. A relative sqlite path is relative to the
-// configuration file's directory. The pepper is never written in the file
+// Only store is required. Relative paths (a sqlite store, pepper_file) are
+// relative to the configuration file's directory. A SQLite store is
+// created with mode 0600; a pepper file that group or others may access is
+// refused (insecure_pepper_file_permissions: true accepts it). The pepper is never written in the file
 // itself: it comes from an environment variable (BULWARK_APIKEY_PEPPER
 // unless pepper_env names another) or a file, at least 32 bytes, trailing
 // newlines trimmed; make one with `openssl rand -base64 48`.
@@ -27,8 +29,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -59,8 +63,15 @@ type FileConfig struct {
 	// PepperEnv names the environment variable holding the pepper.
 	// Default BULWARK_APIKEY_PEPPER (unless PepperFile is set).
 	PepperEnv string `yaml:"pepper_env"`
-	// PepperFile is a file holding the pepper.
+	// PepperFile is a file holding the pepper; a relative path is relative
+	// to the configuration file's directory. It must not be accessible by
+	// group or others (chmod 600, or 400; on Kubernetes, defaultMode: 0400
+	// on the secret volume) unless InsecurePepperFilePermissions is set.
 	PepperFile string `yaml:"pepper_file"`
+	// InsecurePepperFilePermissions accepts a PepperFile that group or
+	// others may access. Default false: such a file is refused, since every
+	// local user who can read it can check a stolen copy of the store.
+	InsecurePepperFilePermissions bool `yaml:"insecure_pepper_file_permissions"`
 	// InsecureNoPepper, see [apikey.Config.InsecureNoPepper].
 	InsecureNoPepper bool `yaml:"insecure_no_pepper"`
 	// Header, see [apikey.Config.Header]. Default X-API-Key.
@@ -131,12 +142,10 @@ func (fc *FileConfig) pepper() ([]byte, error) {
 		return nil, &auth.ConfigError{Field: "insecure_no_pepper", Reason: "contradicts pepper_env or pepper_file"}
 	case fc.InsecureNoPepper:
 		return nil, nil
+	case fc.InsecurePepperFilePermissions && fc.PepperFile == "":
+		return nil, &auth.ConfigError{Field: "insecure_pepper_file_permissions", Reason: "has no meaning without pepper_file"}
 	case fc.PepperFile != "":
-		b, err := os.ReadFile(fc.PepperFile) // #nosec G304 -- the operator names the pepper file
-		if err != nil {
-			return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read"}
-		}
-		return bytes.TrimRight(b, "\r\n"), nil
+		return fc.readPepperFile()
 	}
 	name := fc.PepperEnv
 	if name == "" {
@@ -147,6 +156,42 @@ func (fc *FileConfig) pepper() ([]byte, error) {
 		return nil, &auth.ConfigError{Field: "pepper_env", Value: name, Reason: "environment variable is not set: the pepper comes from it (or from pepper_file)"}
 	}
 	return []byte(v), nil
+}
+
+// readPepperFile reads the pepper file, relative to BaseDir, refusing one
+// that group or others may access. The mode is that of the file opened (a
+// symbolic link's target), checked on the open file.
+func (fc *FileConfig) readPepperFile() ([]byte, error) {
+	path := fc.path(fc.PepperFile)
+	f, err := os.Open(path) // #nosec G304 -- the operator names the pepper file
+	if err != nil {
+		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read"}
+	}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read"}
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 && !fc.InsecurePepperFilePermissions && runtime.GOOS != "windows" {
+		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: fmt.Sprintf(
+			"is accessible by group or others (mode %04o): chmod 600 it (on Kubernetes, defaultMode: 0400 on the secret volume), or set insecure_pepper_file_permissions", m)}
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPepperFile+1))
+	if err != nil || len(b) > maxPepperFile {
+		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read, or longer than 4 KiB"}
+	}
+	return bytes.TrimRight(b, "\r\n"), nil
+}
+
+// maxPepperFile bounds what is read from a pepper file.
+const maxPepperFile = 4 << 10
+
+// path resolves a path of the section against BaseDir.
+func (fc *FileConfig) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || fc.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(fc.BaseDir, p)
 }
 
 // Open opens the store (storeURL overrides fc.Store when not empty) and
@@ -204,7 +249,9 @@ func (c closer) Close() error {
 }
 
 // OpenStore opens the store at url: "sqlite://PATH" or "sqlite:PATH"
-// (relative to dir when PATH is relative; the file is created if missing),
+// (relative to dir when PATH is relative; the file is created if missing,
+// with mode 0600, which SQLite gives its -wal and -shm files too; an
+// existing file keeps its mode),
 // "postgres://…", or "memory". The SQL schema is migrated. The *sql.DB (nil
 // for memory) is returned for the caller to close.
 func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, error) {
@@ -225,6 +272,9 @@ func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, err
 		if !filepath.IsAbs(path) && dir != "" {
 			path = filepath.Join(dir, path)
 		}
+		if err := createPrivate(path); err != nil {
+			return nil, nil, err
+		}
 		driver, dialect = "sqlite", sqlstore.SQLite
 		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
@@ -242,4 +292,19 @@ func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, err
 		return nil, nil, err
 	}
 	return s, db, nil
+}
+
+// createPrivate creates the SQLite file at path with mode 0600 if it does
+// not exist, before SQLite would create it with 0644: the store holds key
+// digests, owners and scopes, and SQLite creates its -wal and -shm files
+// with the database file's mode.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // #nosec G304 -- the operator names the store
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlite store %s: %w", path, err)
+	}
+	return f.Close()
 }

@@ -1,7 +1,8 @@
-package jwt
+package claims
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -10,27 +11,33 @@ import (
 	"unicode/utf8"
 )
 
-// The strict JSON decoder used for JOSE headers and claims. It differs from
-// encoding/json in what it refuses: duplicate member names, member names
-// that are equal under Unicode simple case folding ("iss" and "ISS", which
-// encoding/json would silently merge into one struct field), invalid UTF-8
-// (including in escapes: lone surrogates), numbers that do not fit a
-// float64, nesting deeper than maxDepth, and anything after the value.
-// Decoding produces the same shapes as encoding/json into an any:
-// map[string]any, []any, string, float64, bool and nil.
+// The strict JSON decoder used for JOSE headers, JWT claims and
+// introspection responses. It differs from encoding/json in what it
+// refuses: duplicate member names, member names that are equal under
+// Unicode simple case folding ("iss" and "ISS", which encoding/json would
+// silently merge into one struct field), invalid UTF-8 (including in
+// escapes: lone surrogates), numbers that do not fit a float64, nesting
+// deeper than maxDepth, and anything after the value. Decoding produces the
+// same shapes as encoding/json into an any: map[string]any, []any, string,
+// float64, bool and nil.
 
 const maxDepth = 32
 
+// Decoding errors. Each is also an [ErrJSON], for callers that only need to
+// know the document was refused.
 var (
-	errJSONSyntax    = errors.New("jwt: invalid JSON")
-	errJSONDuplicate = errors.New("jwt: duplicate or case-variant JSON member")
-	errJSONUTF8      = errors.New("jwt: invalid UTF-8 in JSON")
-	errJSONDepth     = errors.New("jwt: JSON nested too deeply")
-	errJSONNotObject = errors.New("jwt: JSON value is not an object")
+	// ErrJSON is what every decoding error wraps.
+	ErrJSON = errors.New("claims: invalid JSON")
+
+	errJSONSyntax    = fmt.Errorf("%w: syntax", ErrJSON)
+	errJSONDuplicate = fmt.Errorf("%w: duplicate or case-variant member", ErrJSON)
+	errJSONUTF8      = fmt.Errorf("%w: invalid UTF-8", ErrJSON)
+	errJSONDepth     = fmt.Errorf("%w: nested too deeply", ErrJSON)
+	errJSONNotObject = fmt.Errorf("%w: not an object", ErrJSON)
 )
 
-// decodeObject decodes b, which must hold exactly one JSON object.
-func decodeObject(b []byte) (map[string]any, error) {
+// Decode decodes b, which must hold exactly one JSON object.
+func Decode(b []byte) (map[string]any, error) {
 	d := decoder{b: b}
 	d.skipSpace()
 	if d.i >= len(d.b) || d.b[d.i] != '{' {
@@ -145,8 +152,8 @@ func (d *decoder) object(depth int) (any, error) {
 	}
 }
 
-// name decodes a member name. The names JOSE headers and access tokens
-// use are returned as constants, which saves an allocation for each.
+// name decodes a member name. The names JOSE headers, access tokens and
+// introspection responses use are returned as constants, which saves an allocation for each.
 func (d *decoder) name() (string, error) {
 	if end := d.i + 1 + 10; end <= len(d.b) {
 		// Fast path: a short name without escapes, followed by '"'.
@@ -205,6 +212,10 @@ func commonName(b []byte) (string, bool) {
 		return "acr", true
 	case "amr":
 		return "amr", true
+	case "active":
+		return "active", true
+	case "username":
+		return "username", true
 	}
 	return "", false
 }
