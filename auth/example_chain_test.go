@@ -53,7 +53,11 @@ func ExampleNew_chain() {
 		p, _ := auth.PrincipalFromContext(r.Context())
 		fmt.Fprint(w, p.Method)
 	}))
-	for _, tok := range []string{exampleJWT(idp, now()), key, key[:len(key)-1] + "x", "guessed"} {
+	forged := key[:len(key)-1] + "x" // the last character changed …
+	if forged == key {
+		forged = key[:len(key)-1] + "y" // … whatever it was
+	}
+	for _, tok := range []string{exampleJWT(idp, now()), key, forged, "guessed"} {
 		r := httptest.NewRequest("GET", "/orders", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
 		w := httptest.NewRecorder()

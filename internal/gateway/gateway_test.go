@@ -86,7 +86,7 @@ func TestDefaultConfiguration(t *testing.T) {
 	}{
 		{"demo call with the printed key", "GET", "/v1/hello", map[string]string{"X-API-Key": key}, "", 200},
 		{"no key", "GET", "/v1/hello", nil, "", 401},
-		{"wrong key", "GET", "/v1/hello", map[string]string{"X-API-Key": key[:len(key)-1] + "x"}, "", 401},
+		{"wrong key", "GET", "/v1/hello", map[string]string{"X-API-Key": otherLastChar(key)}, "", 401},
 		{"public route", "GET", "/public/health", nil, "", 200},
 		{"unlisted path", "GET", "/admin", nil, "", 404},
 		{"method not allowed", "DELETE", "/public/health", nil, "", 405},
@@ -314,4 +314,13 @@ routes: [{path: /public/, auth: none, ratelimit: [per-route]}]
 	if codes[2] != 429 {
 		t.Errorf("statuses %v: the third request to the same route must be limited", codes)
 	}
+}
+
+// otherLastChar changes the last character of key, always to another one
+// (appending "x" to a key that ends in "x" forges nothing).
+func otherLastChar(key string) string {
+	if strings.HasSuffix(key, "x") {
+		return key[:len(key)-1] + "y"
+	}
+	return key[:len(key)-1] + "x"
 }
