@@ -70,6 +70,7 @@ func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, 
 			// require_typ: false is the operator's explicit choice for a
 			// provider that does not send typ at+jwt.
 			DangerouslySkipTypeCheck: j.RequireTyp != nil && !*j.RequireTyp,
+			AllowedJWKSHosts:         j.AllowedJWKSHosts,
 		}
 		if len(iss.Algorithms) == 0 {
 			iss.Algorithms = []string{"RS256", "ES256", "EdDSA"}

@@ -132,6 +132,9 @@ type JWTIssuer struct {
 	JWKSURL    string   `yaml:"jwks_url"`
 	Algorithms []string `yaml:"algorithms"`
 	RequireTyp *bool    `yaml:"require_typ"` // default true (RFC 9068 at+jwt)
+	// AllowedJWKSHosts lists more hosts the keys may be fetched from (an
+	// issuer whose discovery names a jwks_uri elsewhere, as Google's does).
+	AllowedJWKSHosts []string `yaml:"allowed_jwks_hosts"`
 }
 
 // RateLimitConfig defines named policies.
