@@ -2,6 +2,7 @@ package jwt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -175,6 +176,11 @@ type TokenID struct {
 }
 
 // ConfigError is one problem with a [Config]; [New] joins them.
+// Check reports every problem of c that [New] would, without starting
+// anything (no key fetch): for programs that check a configuration before
+// they build, such as `bulwark serve -check`.
+func (c Config) Check() error { return errors.Join(c.check()...) }
+
 type ConfigError = auth.ConfigError
 
 func (c *Config) check() []error {

@@ -59,7 +59,17 @@ func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, 
 	if v, ok := g.parts.take(prev, "jwt", key); ok {
 		return v.(*jwt.Verifier), nil
 	}
-	jc := jwt.Config{Now: o.Now}
+	v, err := jwt.New(jwtConfig(cfg, o.Now))
+	if err != nil {
+		return nil, err
+	}
+	g.parts.add("jwt", key, v, v.Close)
+	return v, nil
+}
+
+// jwtConfig maps auth.jwt.
+func jwtConfig(cfg *Config, now func() time.Time) jwt.Config {
+	jc := jwt.Config{Now: now}
 	for _, j := range cfg.Auth.JWT {
 		iss := jwt.Issuer{
 			Issuer:     j.Issuer,
@@ -77,12 +87,7 @@ func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, 
 		}
 		jc.Issuers = append(jc.Issuers, iss)
 	}
-	v, err := jwt.New(jc)
-	if err != nil {
-		return nil, err
-	}
-	g.parts.add("jwt", key, v, v.Close)
-	return v, nil
+	return jc
 }
 
 // buildAPIKeys opens the API-key store named by auth.api_keys. A "memory"

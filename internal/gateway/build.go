@@ -118,9 +118,7 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 	}()
 	var errs []error
 	fail := func(part string, err error) {
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", part, err))
-		}
+		errs = append(errs, cfg.packageErrors(part, err, nil)...)
 	}
 
 	trusted, err := parsePrefixes(cfg.TrustedProxies)
@@ -143,18 +141,12 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 
 	var corsMW *cors.CORS
 	if cfg.CORS != nil {
-		corsMW, err = cors.New(cors.Config{
-			Origins:               cfg.CORS.AllowedOrigins,
-			Methods:               cfg.CORS.AllowedMethods,
-			Headers:               cfg.CORS.AllowedHeaders,
-			AllowCredentials:      cfg.CORS.AllowCredentials,
-			CrossOriginProtection: true,
-		})
+		corsMW, err = cors.New(corsConfig(cfg))
 		fail("cors", err)
 	}
 
-	authn, apiKeyHeader, err := g.buildAuth(cfg, o, prev)
-	fail("auth", err)
+	authn, apiKeyHeader, authErr := g.buildAuth(cfg, o, prev)
+	fail("auth", authErr)
 
 	limits, err := g.buildRateLimits(cfg, o, prev)
 	fail("ratelimit", err)
@@ -172,8 +164,8 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 
 	rt := &router{}
 	for i, r := range cfg.Routes {
-		if limits == nil || upstreams == nil {
-			break // the store or a service failed; its error is already listed
+		if limits == nil || upstreams == nil || (authErr != nil) {
+			break // a part the routes need failed; its error is already listed
 		}
 		route, err := g.buildRoute(cfg, r, authn, limits, upstreams)
 		fail(idx("routes", i), err)
@@ -304,6 +296,17 @@ func tlsOptions(cfg *Config, logf func(string, ...any)) tlsconf.Options {
 		o.ACME = &tlsconf.ACME{Domains: a.Domains, Email: a.Email, CacheDir: cfg.Path(a.CacheDir), DirectoryURL: a.DirectoryURL}
 	}
 	return o
+}
+
+// corsConfig maps the cors section.
+func corsConfig(cfg *Config) cors.Config {
+	return cors.Config{
+		Origins:               cfg.CORS.AllowedOrigins,
+		Methods:               cfg.CORS.AllowedMethods,
+		Headers:               cfg.CORS.AllowedHeaders,
+		AllowCredentials:      cfg.CORS.AllowCredentials,
+		CrossOriginProtection: true,
+	}
 }
 
 // headersConfig maps headers.require_https: absent means api when TLS is

@@ -2,7 +2,12 @@ package gateway
 
 import (
 	"errors"
+	"time"
+
 	"fmt"
+	"github.com/bulwark-go/bulwark/cors"
+	"github.com/bulwark-go/bulwark/headers"
+	"github.com/bulwark-go/bulwark/ratelimit"
 	"net"
 	"net/netip"
 	"net/url"
@@ -116,6 +121,11 @@ func (c *Config) check() []error {
 				c.problem(&errs, key+".jwks_url", "%v", err)
 			}
 		}
+		for k, a := range j.Algorithms {
+			if strings.HasPrefix(a, "HS") {
+				c.problem(&errs, idx(key+".algorithms", k), "%s is an HMAC algorithm: its key is a shared secret, and a JWKS is public; use an asymmetric one (RS256, PS256, ES256, EdDSA)", a)
+			}
+		}
 	}
 	if k := c.Auth.APIKeys; k != nil && k.Store != "" && k.Store != "memory" &&
 		!strings.HasPrefix(k.Store, "sqlite://") && !strings.HasPrefix(k.Store, "postgres://") && !strings.HasPrefix(k.Store, "postgresql://") {
@@ -171,10 +181,122 @@ func (c *Config) check() []error {
 	if c.Admin != nil {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
 			c.problem(&errs, "admin.listen", "must be host:port, e.g. 127.0.0.1:9090")
+		} else if clash(c.Admin.Listen, c.listen()) {
+			c.problem(&errs, "admin.listen", "%s clashes with listen (%s): the admin endpoints must have a listener of their own", c.Admin.Listen, c.listen())
 		}
+	}
+	if c.ShutdownDelay < 0 {
+		c.problem(&errs, "shutdown_delay", "must not be negative")
+	}
+	switch c.Log.Format {
+	case "", "text", "json":
+	default:
+		c.problem(&errs, "log.format", "must be text or json")
+	}
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		c.problem(&errs, "log.level", "must be debug, info, warn or error")
+	}
+	// What only the packages know (a public-suffix CORS origin, an
+	// unsupported algorithm, a policy too fast to count): asked for each
+	// section the gateway's own checks passed, so that nothing is reported
+	// twice and every section is checked in the same pass.
+	return append(errs, c.checkPackages(errs)...)
+}
+
+// clean reports whether no error in errs, and nothing already reported
+// while decoding, is at a key under one of the prefixes.
+func (c *Config) clean(errs []error, prefixes ...string) bool {
+	for k := range c.reported {
+		for _, p := range prefixes {
+			if k == p || strings.HasPrefix(k, p+".") || strings.HasPrefix(k, p+"[") {
+				return false
+			}
+		}
+	}
+	for _, err := range errs {
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			continue
+		}
+		for _, p := range prefixes {
+			if ce.Key == p || strings.HasPrefix(ce.Key, p+".") || strings.HasPrefix(ce.Key, p+"[") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// listen is the public address, the default filled in.
+func (c *Config) listen() string {
+	if c.Listen == "" {
+		return "127.0.0.1:8080"
+	}
+	return c.Listen
+}
+
+// clash reports whether two listen addresses would take the same port on
+// a shared address ("0.0.0.0:8080" and "127.0.0.1:8080" do).
+func clash(a, b string) bool {
+	ha, pa, err1 := net.SplitHostPort(a)
+	hb, pb, err2 := net.SplitHostPort(b)
+	if err1 != nil || err2 != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wild(ha) || wild(hb)
+}
+
+// checkPackages asks the packages' own checks, without building anything
+// that does I/O, and reports in YAML terms.
+func (c *Config) checkPackages(found []error) []error {
+	var errs []error
+	if c.CORS != nil && c.clean(found, "cors") {
+		_, err := cors.New(corsConfig(c))
+		errs = append(errs, c.packageErrors("cors", err, nil)...)
+	}
+	trusted, _ := parsePrefixes(c.TrustedProxies)
+	var err error
+	if c.clean(found, "headers", "hosts", "trusted_proxies") {
+		_, err = headers.New(headersConfig(c, trusted))
+	}
+	errs = append(errs, c.packageErrors("headers", err, func(f string) string {
+		switch {
+		case strings.HasPrefix(f, "AllowedHosts"):
+			return "hosts"
+		case strings.HasPrefix(f, "TrustedProxies"):
+			return "trusted_proxies"
+		}
+		return "headers"
+	})...)
+	if len(c.Auth.JWT) > 0 && c.clean(found, "auth.jwt") {
+		err := jwtConfig(c, nil).Check()
+		errs = append(errs, c.packageErrors("auth.jwt", err, func(f string) string {
+			m := issuerFieldRE.FindStringSubmatch(f)
+			if m == nil {
+				return "auth.jwt"
+			}
+			base := "auth.jwt[" + m[1] + "]"
+			return strings.Replace(yamlKey("auth.jwt", m[2]), "auth.jwt", base, 1) // auth.jwt[0].algorithms
+		})...)
+	}
+	for i, p := range c.RateLimit.Policies {
+		if !c.clean(found, idx("ratelimit.policies", i)) {
+			continue
+		}
+		_, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{{
+			Name: p.Name, Quota: int64(p.Limit), Period: time.Duration(p.Period), Burst: int64(p.Burst),
+			Key: []ratelimit.KeyPart{ratelimit.ClientIP()},
+		}}})
+		key := idx("ratelimit.policies", i)
+		errs = append(errs, c.packageErrors(key, err, func(f string) string {
+			return strings.Replace(yamlKey("ratelimit.policies", strings.TrimPrefix(f, "Policies[0].")), "ratelimit.policies", key, 1)
+		})...)
 	}
 	return errs
 }
+
+var issuerFieldRE = regexp.MustCompile(`^Issuers\[(\d+)\]\.(.*)$`)
 
 // checkTarget checks an upstream URL: http or https, a host, no
 // credentials, no path, query or fragment.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -35,6 +36,11 @@ type Config struct {
 	Audit                    AuditConfig  `yaml:"audit"`
 	Admin                    *AdminConfig `yaml:"admin"`
 	Reload                   ReloadConfig `yaml:"reload"`
+	// ShutdownDelay is how long, after SIGTERM, /readyz says 503 while
+	// the listeners keep serving (so that load balancers stop sending
+	// first), before in-flight requests are drained. Default 5s.
+	ShutdownDelay Duration  `yaml:"shutdown_delay"`
+	Log           LogConfig `yaml:"log"`
 
 	// dir is the folder of the config file: relative paths resolve there.
 	dir string
@@ -195,6 +201,22 @@ type AdminConfig struct {
 // POST /reload on the admin listener.
 type ReloadConfig struct {
 	Watch bool `yaml:"watch"` // reload when the file changes (checked every second)
+}
+
+// LogConfig says how operational messages are logged (standard error).
+type LogConfig struct {
+	Format string `yaml:"format"` // text (default) or json
+	Level  string `yaml:"level"`  // debug, info (default), warn, error
+}
+
+// parseLevel reads log.level ("" is info).
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	err := l.UnmarshalText([]byte(s))
+	return l, err
 }
 
 // Duration is a YAML duration: "1m", "30s", "1h", or "1d" for a day.

@@ -131,3 +131,65 @@ func TestParseSyntaxError(t *testing.T) {
 		t.Errorf("syntax error = %v, want a message with a line", err)
 	}
 }
+
+// A configuration with ten mistakes, of every kind (unknown key, wrong
+// type, a bad value the gateway knows, one only a package knows), gets ten
+// problems in one run, each with its line and key path, in line order,
+// without follow-on errors and without Go API names.
+func TestTenMistakesTenLines(t *testing.T) {
+	src := `listen: 127.0.0.1:8080
+admin: {listen: 127.0.0.1:8080}
+upstrem: http://127.0.0.1:9000
+cors:
+  allowed_origins: [https://app.example.com, "https://*.com"]
+auth:
+  jwt:
+    - {issuer: https://idp.example.com, audience: orders, algorithms: [RS256, HS256]}
+ratelimit:
+  policies:
+    - {name: per-ip, key: ip, limit: lots, period: 1m}
+    - {name: fast, key: ip, limit: 1000000, period: 1ms}
+routes:
+  - {path: /v1/, auth: required, methods: [GET, FETCH]}
+  - {path: /v2/, auth: sometimes}
+  - {path: /v3/, auth: none, scopes: admin}
+log: {format: xml}
+`
+	_, err := Parse([]byte(src), t.TempDir())
+	if err == nil {
+		t.Fatal("Parse accepted ten mistakes")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{
+		"line 2: admin.listen: 127.0.0.1:8080 clashes with listen",
+		"line 3: upstrem: unknown key (did you mean upstream?)",
+		`line 5: cors.allowed_origins[1]: "https://*.com"`,
+		"line 8: auth.jwt[0].algorithms[1]: HS256 is an HMAC algorithm",
+		`line 11: ratelimit.policies[0].limit: "lots" is not a whole number`,
+		`line 12: ratelimit.policies[1].period: "1ms": must be a whole number of seconds`,
+		`line 14: routes[0].methods[1]: "FETCH" is not one of`,
+		"line 15: routes[1].auth: must be required or none",
+		"line 16: routes[2].scopes: scopes on an auth: none route would never be checked",
+		"line 17: log.format: must be text or json",
+	}
+	if len(lines) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if i >= len(lines) || !strings.HasPrefix(lines[i], w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i+1, at(lines, i), w)
+		}
+	}
+	for _, bad := range []string{"Origins", "Issuers", "Quota", "jwt.Config", "cors: cors:", "no authenticator"} {
+		if strings.Contains(err.Error(), bad) {
+			t.Errorf("problems name %q, a Go API name or a follow-on:\n%s", bad, err)
+		}
+	}
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}

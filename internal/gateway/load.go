@@ -62,7 +62,7 @@ func Parse(data []byte, dir string) (*Config, error) {
 		if doc.Kind != yaml.MappingNode {
 			return nil, &ConfigError{Line: doc.Line, Msg: "the configuration must be a mapping of keys (listen:, routes:, …)"}
 		}
-		scalars := map[lineCol]string{}
+		scalars := map[lineCol]scalar{}
 		index(doc, "", cfg.lines, scalars)
 		interpolate(doc, "", &errs)
 		checkKeys(doc, reflect.TypeFor[Config](), "", &errs)
@@ -126,7 +126,10 @@ type lineCol struct{ line, col int }
 
 // index records the line of every key path, and the key path of every
 // scalar by position, so that decoding errors can name their key.
-func index(n *yaml.Node, prefix string, lines map[string]int, scalars map[lineCol]string) {
+// scalar is a scalar's key path and value, for placing decoding errors.
+type scalar struct{ path, value string }
+
+func index(n *yaml.Node, prefix string, lines map[string]int, scalars map[lineCol]scalar) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -141,7 +144,7 @@ func index(n *yaml.Node, prefix string, lines map[string]int, scalars map[lineCo
 			index(c, p, lines, scalars)
 		}
 	case yaml.ScalarNode:
-		scalars[lineCol{n.Line, n.Column}] = prefix
+		scalars[lineCol{n.Line, n.Column}] = scalar{prefix, n.Value}
 	}
 }
 
@@ -296,7 +299,7 @@ var (
 
 // typeError turns a decoder message into a ConfigError in YAML terms,
 // with the key found by the value's position (or its line).
-func typeError(m string, scalars map[lineCol]string) error {
+func typeError(m string, scalars map[lineCol]scalar) error {
 	sm := typeErrRE.FindStringSubmatch(m)
 	if sm == nil {
 		return &ConfigError{Msg: m}
@@ -304,7 +307,7 @@ func typeError(m string, scalars map[lineCol]string) error {
 	line, _ := strconv.Atoi(sm[1])
 	col, _ := strconv.Atoi(sm[2])
 	msg := sm[3]
-	key := scalars[lineCol{line, col}]
+	key := scalars[lineCol{line, col}].path
 	if u := unmarshalRE.FindStringSubmatch(msg); u != nil {
 		msg = fmt.Sprintf("%q is not %s", u[2], describeType(u[3]))
 		if key == "" {
@@ -314,13 +317,13 @@ func typeError(m string, scalars map[lineCol]string) error {
 	return &ConfigError{Line: line, Key: key, Msg: msg}
 }
 
-// keyOnLine finds the key of the scalar on line, when only one there is
-// (or only one has the value).
-func keyOnLine(line int, value string, scalars map[lineCol]string) string {
+// keyOnLine finds the key of the scalar on line with the value, when only
+// one there has it.
+func keyOnLine(line int, value string, scalars map[lineCol]scalar) string {
 	var found []string
-	for lc, k := range scalars {
-		if lc.line == line {
-			found = append(found, k)
+	for lc, s := range scalars {
+		if lc.line == line && s.value == value {
+			found = append(found, s.path)
 		}
 	}
 	if len(found) == 1 {
