@@ -135,6 +135,12 @@ func (r *remoteKeys) loop() {
 		case <-f.done:
 		}
 		wait = f.next(r.fc)
+		if f.err != nil && r.current() == nil {
+			// No keys at all: the issuer's tokens are refused until they
+			// come, so probe often (readiness recovers within seconds of the
+			// provider, without waiting for traffic).
+			wait = min(wait, noKeysRetry)
+		}
 		t.Reset(wait)
 	}
 }
@@ -151,6 +157,9 @@ func (r *remoteKeys) start() *flight {
 	go r.run(f)
 	return f
 }
+
+// noKeysRetry is how often a source that never had keys is asked again.
+const noKeysRetry = 2 * time.Second
 
 // next is when to refresh again after f.
 func (f *flight) next(fc fetchConfig) time.Duration {

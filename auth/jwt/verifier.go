@@ -76,6 +76,20 @@ func (v *Verifier) Ready() error {
 	return nil
 }
 
+// IssuerReady reports whether tokens of one issuer can be verified: nil
+// once its keys were fetched (a set that has gone stale since still
+// verifies). For readiness probes that judge issuers one by one.
+func (v *Verifier) IssuerReady(issuer string) error {
+	is, ok := v.issuers[issuer]
+	switch {
+	case !ok:
+		return fmt.Errorf("jwt: %s is not a configured issuer", issuer)
+	case is.keys() == nil:
+		return fmt.Errorf("jwt: no keys fetched yet for %s", issuer)
+	}
+	return nil
+}
+
 // New checks cfg and returns a Verifier. Every problem is reported, joined;
 // each is a [*ConfigError]. Remote key sources start fetching in the
 // background at once; New itself does no I/O, so a provider that is down

@@ -280,8 +280,9 @@ func reloadPhase(ctx context.Context, o options) error {
 		return err
 	}
 	srv, err := gateway.NewServer(gateway.ServerOptions{
-		Build: gateway.Options{AuditWriter: io.Discard, Logf: func(string, ...any) {}},
-		Load:  func() (*gateway.Config, error) { return gateway.LoadFile(file) },
+		Build:         gateway.Options{AuditWriter: io.Discard, Logf: func(string, ...any) {}},
+		Load:          func() (*gateway.Config, error) { return gateway.LoadFile(file) },
+		ShutdownDelay: new(time.Duration),
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bulwark-go/bulwark/internal/gateway"
 )
@@ -50,6 +51,8 @@ type serveOptions struct {
 	listen     string            // replaces the configured listen address (tests: a free port)
 	listening  gateway.Listening // told the addresses once serving (tests)
 	reload     <-chan os.Signal  // SIGHUP
+	// shutdownDelay replaces the configuration's shutdown_delay (tests).
+	shutdownDelay *time.Duration
 }
 
 // serveMain loads, checks, builds and runs the gateway; a value on
@@ -95,7 +98,7 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 		fmt.Fprintf(stdout, "%s: configuration OK\n", nameOr(configFile))
 		return 0
 	}
-	srv, err := gateway.NewServer(gateway.ServerOptions{Build: opts, Load: load, Watch: configFile})
+	srv, err := gateway.NewServer(gateway.ServerOptions{Build: opts, Load: load, Watch: configFile, ShutdownDelay: so.shutdownDelay})
 	if err != nil {
 		return problems(err)
 	}

@@ -67,7 +67,7 @@ func startServeStoppable(t *testing.T, configFile string) (base string, stdout, 
 	addrc := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- serveMain(ctx, serveOptions{configFile: configFile, listen: "127.0.0.1:0", listening: func(pub, _ net.Addr) { addrc <- pub }}, stdout, stderr)
+		done <- serveMain(ctx, serveOptions{configFile: configFile, listen: "127.0.0.1:0", shutdownDelay: new(time.Duration), listening: func(pub, _ net.Addr) { addrc <- pub }}, stdout, stderr)
 	}()
 	select {
 	case a := <-addrc:
@@ -466,7 +466,7 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 	var stderr lockedBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- serveMain(ctx, serveOptions{configFile: cfg, listen: "127.0.0.1:0", reload: hup, listening: func(pub, _ net.Addr) { addrc <- pub }}, io.Discard, &stderr)
+		done <- serveMain(ctx, serveOptions{configFile: cfg, listen: "127.0.0.1:0", reload: hup, shutdownDelay: new(time.Duration), listening: func(pub, _ net.Addr) { addrc <- pub }}, io.Discard, &stderr)
 	}()
 	base := "http://" + (<-addrc).String()
 	status := func(path string) int {

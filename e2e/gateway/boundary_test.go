@@ -14,6 +14,7 @@ import (
 // routes has protections of every kind side by side: the layout that the
 // traversal bypasses attacked.
 const routes = `
+shutdown_delay: 0s
 auth:
   api_keys: {store: "sqlite://keys.db"}
 ratelimit:

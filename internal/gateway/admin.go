@@ -1,41 +1,28 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // adminHandler serves the operations endpoints of a [Server]. It belongs
 // on a separate, private listener (admin.listen), never on the public one.
 func (s *Server) adminHandler() http.Handler {
-	return adminMux(s.Gateway, s.Reload)
+	return adminMux(s.Gateway, s.Reload, s.draining.Load)
 }
 
 // adminMux serves /healthz, /readyz and /metrics for the gateway current
-// returns, and POST /reload when reload is set.
-func adminMux(current func() *Gateway, reload func() error) http.Handler {
+// returns, and POST /reload when reload is set; /readyz says 503 while
+// draining reports true.
+func adminMux(current func() *Gateway, reload func() error, draining func() bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		status := map[string]string{}
-		code := http.StatusOK
-		for _, c := range current().checks {
-			if err := c.fn(ctx); err != nil {
-				status[c.name] = "unavailable"
-				code = http.StatusServiceUnavailable
-				continue
-			}
-			status[c.name] = "ok"
-		}
-		writeJSON(w, code, map[string]any{"ready": code == http.StatusOK, "checks": status})
+		serveReadiness(w, r, current(), draining != nil && draining())
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		current().metrics.handler().ServeHTTP(w, r)

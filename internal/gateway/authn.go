@@ -28,7 +28,11 @@ func (g *Gateway) buildAuth(cfg *Config, o Options, prev *parts) (*auth.Auth, st
 			errs = append(errs, err)
 		} else {
 			list = append(list, v)
-			g.checks = append(g.checks, readyCheck{"jwks", func(context.Context) error { return v.Ready() }})
+			for _, j := range cfg.Auth.JWT {
+				name := "jwks " + j.Issuer
+				g.addDependency(dependency{name: name, check: func(context.Context) error { return v.IssuerReady(j.Issuer) }})
+				g.authDeps = append(g.authDeps, name)
+			}
 		}
 	}
 	header := ""
@@ -39,10 +43,14 @@ func (g *Gateway) buildAuth(cfg *Config, o Options, prev *parts) (*auth.Auth, st
 		} else {
 			list = append(list, keys)
 			g.keys, header = keys, h
+			g.addDependency(dependency{name: "api keys", check: apiKeysReachable(keys)})
+			g.authDeps = append(g.authDeps, "api keys")
 		}
 	}
 	if g.tls != nil && cfg.TLS.ClientCAFile != "" {
 		list = append(list, tlsconf.ClientCertAuthenticator{})
+		g.addDependency(dependency{name: "client certificates", check: func(context.Context) error { return nil }})
+		g.authDeps = append(g.authDeps, "client certificates")
 	}
 	if len(errs) > 0 {
 		return nil, "", errors.Join(errs...)

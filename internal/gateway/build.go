@@ -55,14 +55,11 @@ type Gateway struct {
 	tls      *tlsconf.Config
 	logf     func(string, ...any)
 	parts    parts
-	checks   []readyCheck
+	deps     []dependency // what /readyz checks (ready.go)
+	needs    []routeNeeds // what each route needs of them
+	authDeps []string     // the authenticators, as dependencies: a route that authenticates needs one
 	services map[string]*service
 	keys     *apikey.Keys // the API keys, when configured
-}
-
-type readyCheck struct {
-	name string
-	fn   func(context.Context) error
 }
 
 // Handler returns the public handler (every protection stacked).
@@ -71,7 +68,9 @@ func (g *Gateway) Handler() http.Handler { return g.handler }
 // AdminHandler returns the operations handler of this gateway alone:
 // /healthz, /readyz, /metrics. A [Server] serves its own, which also
 // reloads.
-func (g *Gateway) AdminHandler() http.Handler { return adminMux(func() *Gateway { return g }, nil) }
+func (g *Gateway) AdminHandler() http.Handler {
+	return adminMux(func() *Gateway { return g }, nil, nil)
+}
 
 // Config returns the configuration the gateway was built from.
 func (g *Gateway) Config() *Config { return g.cfg }
@@ -246,7 +245,7 @@ func (g *Gateway) buildServices(cfg *Config, o Options, prev *parts, po proxyOpt
 			g.parts.add("service", key, svc, svc.Close)
 		}
 		g.services[name] = svc
-		g.checks = append(g.checks, readyCheck{"service " + name, func(context.Context) error {
+		g.addDependency(dependency{name: "service " + name, check: func(context.Context) error {
 			if svc.healthy() == 0 {
 				return errNoTarget
 			}

@@ -185,7 +185,7 @@ func (c *Config) check() []error {
 			c.problem(&errs, "admin.listen", "%s clashes with listen (%s): the admin endpoints must have a listener of their own", c.Admin.Listen, c.listen())
 		}
 	}
-	if c.ShutdownDelay < 0 {
+	if c.ShutdownDelay != nil && *c.ShutdownDelay < 0 {
 		c.problem(&errs, "shutdown_delay", "must not be negative")
 	}
 	switch c.Log.Format {

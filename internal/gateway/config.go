@@ -39,7 +39,7 @@ type Config struct {
 	// ShutdownDelay is how long, after SIGTERM, /readyz says 503 while
 	// the listeners keep serving (so that load balancers stop sending
 	// first), before in-flight requests are drained. Default 5s.
-	ShutdownDelay Duration  `yaml:"shutdown_delay"`
+	ShutdownDelay *Duration `yaml:"shutdown_delay"`
 	Log           LogConfig `yaml:"log"`
 
 	// dir is the folder of the config file: relative paths resolve there.

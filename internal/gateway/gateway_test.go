@@ -294,7 +294,7 @@ func TestAdminEndpoints(t *testing.T) {
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close()
 	g2, _ := build(t, "auth:\n  jwt: [{issuer: "+down.URL+", audience: a, jwks_url: "+down.URL+"/jwks}]\nroutes: [{path: /, auth: required}]\n")
-	if rec := do(g2.AdminHandler(), "GET", "/readyz", nil, ""); rec.Code != 503 || !strings.Contains(rec.Body.String(), `"jwks":"unavailable"`) {
+	if rec := do(g2.AdminHandler(), "GET", "/readyz", nil, ""); rec.Code != 503 || !strings.Contains(rec.Body.String(), `:"unavailable"`) || !strings.Contains(rec.Body.String(), `"status":"not ready"`) {
 		t.Errorf("/readyz with no keys: %d %s", rec.Code, rec.Body)
 	}
 }

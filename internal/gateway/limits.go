@@ -81,7 +81,7 @@ func (g *Gateway) buildRateLimits(cfg *Config, o Options, prev *parts) (*limitSe
 		g.parts.add("ratelimit", store, ls.limitStore, closeFn)
 	}
 	if ls.ping != nil {
-		g.checks = append(g.checks, readyCheck{"ratelimit store", ls.ping})
+		g.addDependency(dependency{name: "ratelimit store", check: ls.ping, fallback: "limits kept per instance"})
 	}
 	return ls, nil
 }

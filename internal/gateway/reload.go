@@ -30,7 +30,14 @@ type ServerOptions struct {
 	// Watch is the configuration file, watched for changes when the
 	// configuration says reload: {watch: true}.
 	Watch string
+	// ShutdownDelay, when set, replaces the configuration's shutdown_delay
+	// (tests).
+	ShutdownDelay *time.Duration
 }
+
+// defaultShutdownDelay is how long /readyz says 503 before the listeners
+// drain, when the configuration does not say.
+const defaultShutdownDelay = 5 * time.Second
 
 // Server runs gateways: it owns the listeners and serves the current
 // gateway, and a reload (SIGHUP through [Server.Reload], POST /reload on
@@ -46,8 +53,10 @@ type Server struct {
 	so   ServerOptions
 	logf func(string, ...any)
 
-	mu  sync.Mutex // serializes reloads and listener changes
-	cur atomic.Pointer[generation]
+	mu       sync.Mutex // serializes reloads and listener changes
+	cur      atomic.Pointer[generation]
+	draining atomic.Bool // after SIGTERM: /readyz says 503
+	noDelay  bool        // Gateway.Run: no shutdown_delay unless configured
 
 	ctx           context.Context // Run's, for servers started by a reload
 	public, admin *listener
@@ -217,6 +226,14 @@ func (s *Server) Run(ctx context.Context, listening Listening) error {
 	s.mu.Unlock()
 
 	<-ctx.Done()
+	// Draining: /readyz says 503 at once, so that load balancers stop
+	// sending; the listeners keep serving for the delay, then the requests
+	// in flight finish.
+	s.draining.Store(true)
+	if d := s.shutdownDelay(); d > 0 {
+		s.logf("stopping: /readyz answers 503; serving for %s more, then draining", d)
+		time.Sleep(d) // #nosec -- the operator's shutdown_delay, by design
+	}
 	s.mu.Lock()
 	var wg sync.WaitGroup
 	for _, l := range []*listener{s.public, s.admin} {
@@ -232,6 +249,20 @@ func (s *Server) Run(ctx context.Context, listening Listening) error {
 		s.logf("closing: %v", err)
 	}
 	return nil
+}
+
+// shutdownDelay is the time between SIGTERM and draining.
+func (s *Server) shutdownDelay() time.Duration {
+	if s.so.ShutdownDelay != nil {
+		return *s.so.ShutdownDelay
+	}
+	if d := s.Gateway().cfg.ShutdownDelay; d != nil {
+		return time.Duration(*d)
+	}
+	if s.noDelay {
+		return 0
+	}
+	return defaultShutdownDelay
 }
 
 // listen opens addr (def when empty) and serves h on it.
@@ -369,9 +400,11 @@ func indentLines(s string) string {
 	return "  " + string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\n  ")))
 }
 
-// Run serves g until ctx is done, without reloading (see [Server]).
+// Run serves g until ctx is done, without reloading (see [Server]) and,
+// unless the configuration sets shutdown_delay, without a delay before it
+// drains.
 func (g *Gateway) Run(ctx context.Context, listening Listening) error {
-	s := &Server{so: ServerOptions{Build: Options{Logf: g.logf}}, logf: g.logf}
+	s := &Server{so: ServerOptions{Build: Options{Logf: g.logf}}, logf: g.logf, noDelay: true}
 	s.cur.Store(&generation{g: g})
 	return s.Run(ctx, listening)
 }

@@ -36,9 +36,10 @@ func startServer(t *testing.T, yaml string) *running {
 	rn := &running{file: filepath.Join(dir, "bulwark.yaml"), logs: &syncBuffer{}, opLog: &syncBuffer{}}
 	rn.write(t, yaml)
 	srv, err := NewServer(ServerOptions{
-		Build: Options{AuditWriter: rn.logs, Logf: func(f string, a ...any) { fmt.Fprintf(rn.opLog, f+"\n", a...) }},
-		Load:  func() (*Config, error) { return LoadFile(rn.file) },
-		Watch: rn.file,
+		Build:         Options{AuditWriter: rn.logs, Logf: func(f string, a ...any) { fmt.Fprintf(rn.opLog, f+"\n", a...) }},
+		Load:          func() (*Config, error) { return LoadFile(rn.file) },
+		Watch:         rn.file,
+		ShutdownDelay: new(time.Duration),
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)

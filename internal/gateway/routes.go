@@ -75,6 +75,14 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 	h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		next.ServeHTTP(w, req.WithContext(withRoute(req.Context(), ri)))
 	})
+	needs := routeNeeds{route: r.Host + r.Path}
+	if svcName != demoService {
+		needs.deps = append(needs.deps, "service "+svcName)
+	}
+	if authenticates {
+		needs.anyOf = g.authDeps
+	}
+	g.needs = append(g.needs, needs)
 	methods := r.Methods
 	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
 		methods = append(slices.Clone(methods), http.MethodHead) // HEAD is GET without the body (RFC 9110 §9.3.2)
