@@ -113,6 +113,11 @@ type Config struct {
 	// limit. Default time.Now. The background refresh schedule runs on the
 	// runtime's timers (tests drive it with testing/synctest).
 	Now func() time.Time
+
+	// OnKeysFetched, when set, is called after every fetch of an issuer's
+	// keys (discovery included) with its outcome (nil on success): for
+	// metrics. It must not block. Default none.
+	OnKeysFetched func(issuer string, err error)
 }
 
 // Issuer describes one trusted token issuer.

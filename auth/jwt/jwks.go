@@ -27,6 +27,7 @@ type fetchConfig struct {
 	unknownKey     time.Duration
 	negTTL         time.Duration
 	now            func() time.Time
+	onFetched      func(issuer string, err error)
 }
 
 // maxNegative bounds the per-kid negative cache; when full it is emptied
@@ -188,6 +189,9 @@ func (r *remoteKeys) run(f *flight) {
 	f.age = clampAge(age, r.fc)
 	r.flight = nil
 	r.mu.Unlock()
+	if r.fc.onFetched != nil && r.ctx.Err() == nil {
+		r.fc.onFetched(r.issuer, err)
+	}
 	close(f.done)
 }
 

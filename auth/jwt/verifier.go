@@ -132,6 +132,7 @@ func New(cfg Config) (*Verifier, error) {
 		unknownKey: orDur(cfg.UnknownKeyRefresh, DefaultUnknownKeyRefresh),
 		negTTL:     orDur(cfg.NegativeCacheTTL, DefaultNegativeCacheTTL),
 		now:        v.now,
+		onFetched:  cfg.OnKeysFetched,
 	}
 	if fc.maxBytes == 0 {
 		fc.maxBytes = DefaultMaxJWKSSize

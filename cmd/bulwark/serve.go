@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -59,7 +60,12 @@ type serveOptions struct {
 // so.reload (SIGHUP) reloads the configuration.
 func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) int {
 	configFile := so.configFile
-	logf := func(f string, a ...any) { fmt.Fprintf(stderr, "bulwark: "+f+"\n", a...) }
+	// The operational log, as log: in the configuration says (text on
+	// standard error by default); human-facing lines such as the demo key
+	// go to standard error as they are.
+	level := new(slog.LevelVar)
+	log := gateway.NewLogger(stderr, gateway.LogConfig{}, level)
+	say := func(f string, a ...any) { fmt.Fprintf(stderr, "bulwark: "+f+"\n", a...) }
 	load := func() (*gateway.Config, error) {
 		var cfg *gateway.Config
 		var err error
@@ -82,7 +88,10 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 			fmt.Fprintf(stderr, "bulwark: warning: %s: %v\n", nameOr(configFile), w)
 		}
 	}
-	opts := gateway.Options{Logf: logf, Stdout: stdout}
+	if cfg, err := load(); err == nil {
+		log = gateway.NewLogger(stderr, cfg.Log, level) // a reload changes the level, not the format
+	}
+	opts := gateway.Options{Logger: log, LogLevel: level, Stdout: stdout}
 	if so.check {
 		cfg, err := load()
 		if err != nil {
@@ -108,7 +117,7 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 	demoKey := ""
 	if configFile == "" {
 		if demoKey, err = g.CreateDemoKey(ctx); err != nil {
-			logf("creating the demo API key: %v", err)
+			log.Error("creating the demo API key", "error", err.Error())
 			_ = g.Close()
 			return 1
 		}
@@ -117,7 +126,7 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 		for {
 			select {
 			case <-so.reload:
-				logf("SIGHUP: reloading %s", nameOr(configFile))
+				log.Info("SIGHUP: reloading", "config", nameOr(configFile))
 				_ = srv.Reload() // a failure is logged; the old configuration keeps serving
 			case <-ctx.Done():
 				return
@@ -130,16 +139,16 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 		if cfg.TLS != nil {
 			scheme = "https"
 		}
-		logf("listening on %s://%s", scheme, public)
+		log.Info(fmt.Sprintf("listening on %s://%s", scheme, public))
 		if admin != nil {
-			logf("admin endpoints on http://%s (/healthz, /readyz, /metrics, POST /reload)", admin)
+			log.Info(fmt.Sprintf("admin endpoints on http://%s (/healthz, /readyz, /metrics, POST /reload)", admin))
 		}
 		once.Do(func() {
 			if cfg.Upstream == "" && len(cfg.Services) == 0 {
-				logf("no upstream configured: serving the built-in demo API")
+				say("no upstream configured: serving the built-in demo API")
 			}
 			if demoKey != "" {
-				logf("created a demo API key (shown once, kept in memory only):\n\n    %s\n\ntry it:\n\n    curl -H '%s: %s' %s://%s/v1/hello\n",
+				say("created a demo API key (shown once, kept in memory only):\n\n    %s\n\ntry it:\n\n    curl -H '%s: %s' %s://%s/v1/hello\n",
 					demoKey, g.APIKeyHeader(), demoKey, scheme, public)
 			}
 		})
@@ -148,10 +157,10 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 		}
 	})
 	if err != nil {
-		logf("%v", err)
+		log.Error(err.Error())
 		return 1
 	}
-	logf("stopped")
+	log.Info("stopped")
 	return 0
 }
 

@@ -503,3 +503,22 @@ func TestServeReloadOnSIGHUP(t *testing.T) {
 		t.Errorf("serve exited with %d", code)
 	}
 }
+
+// log: {format: json} makes the operational log JSON lines with levels.
+func TestServeLogsJSON(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "bulwark.yaml")
+	if err := os.WriteFile(cfg, []byte("log: {format: json, level: info}\nroutes: [{path: /public/, auth: none}]\naudit: {output: stderr}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, stderr := startServe(t, cfg)
+	found := false
+	for line := range strings.SplitSeq(stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "INFO" && strings.HasPrefix(fmt.Sprint(rec["msg"]), "listening on http://") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no JSON log line says where it listens:\n%s", stderr)
+	}
+}

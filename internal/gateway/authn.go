@@ -67,7 +67,16 @@ func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, 
 	if v, ok := g.parts.take(prev, "jwt", key); ok {
 		return v.(*jwt.Verifier), nil
 	}
-	v, err := jwt.New(jwtConfig(cfg, o.Now))
+	jc := jwtConfig(cfg, o.Now)
+	m := g.metrics
+	jc.OnKeysFetched = func(issuer string, err error) {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		m.jwks.WithLabelValues(issuer, result).Inc()
+	}
+	v, err := jwt.New(jc)
 	if err != nil {
 		return nil, err
 	}

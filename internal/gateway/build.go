@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"sort"
 	"time"
 
@@ -22,8 +22,15 @@ import (
 
 // Options are the parts of the gateway that do not come from the YAML.
 type Options struct {
-	// Logf receives progress and errors in plain words. Default: stderr.
+	// Logger is the operational log. Default: Logf's, or text on
+	// standard error.
+	Logger *slog.Logger
+	// Logf, when Logger is nil, receives the operational log in plain
+	// words (tests).
 	Logf func(format string, args ...any)
+	// LogLevel, when set, is set to the configuration's log.level by every
+	// build, so that a reload changes the level of the Logger over it.
+	LogLevel *slog.LevelVar
 	// AuditWriter, when set, receives the audit log instead of
 	// audit.output (tests).
 	AuditWriter io.Writer
@@ -53,7 +60,7 @@ type Gateway struct {
 	handler  http.Handler
 	metrics  *metrics
 	tls      *tlsconf.Config
-	logf     func(string, ...any)
+	log      logger
 	parts    parts
 	deps     []dependency // what /readyz checks (ready.go)
 	needs    []routeNeeds // what each route needs of them
@@ -93,13 +100,14 @@ func (g *Gateway) Close() error { return g.parts.closeAll() }
 // Every package's own New checks its part; all problems are returned
 // together.
 func Build(cfg *Config, o Options) (_ *Gateway, err error) {
-	if o.Logf == nil {
-		o.Logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bulwark: "+f+"\n", a...) }
-	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	g := &Gateway{cfg: cfg, logf: o.Logf, services: map[string]*service{}}
+	g := &Gateway{cfg: cfg, log: newLogger(o), services: map[string]*service{}}
+	if o.LogLevel != nil {
+		l, _ := parseLevel(cfg.Log.Level)
+		o.LogLevel.Set(l)
+	}
 	var prev *parts
 	if o.Previous != nil {
 		prev = &o.Previous.parts
@@ -131,7 +139,7 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 	fail("trusted_proxies", err)
 
 	if cfg.TLS != nil {
-		g.tls, err = tlsconf.New(tlsOptions(cfg, o.Logf))
+		g.tls, err = tlsconf.New(tlsOptions(cfg, g.log.warnf))
 		fail("tls", err)
 	}
 
@@ -157,7 +165,7 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		apiKeyHeader: apiKeyHeader,
 		requestID:    audit.RequestIDFromContext,
 		isHTTPS:      hdr.Secure, // TLS, or a trusted proxy's X-Forwarded-Proto
-		logf:         o.Logf,
+		log:          g.log,
 	})
 	fail("services", err)
 
@@ -236,7 +244,7 @@ func (g *Gateway) buildServices(cfg *Config, o Options, prev *parts, po proxyOpt
 		if v, ok := g.parts.take(prev, "service", key); ok {
 			svc = v.(*service)
 		} else {
-			s, err := newService(name, sc, cfg, o.Transport, g.metrics, o.Now, o.Logf)
+			s, err := newService(name, sc, cfg, o.Transport, g.metrics, o.Now, g.log)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
 				continue

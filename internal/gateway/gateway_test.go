@@ -286,7 +286,7 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Errorf("/readyz: %d %s", rec.Code, rec.Body)
 	}
 	rec := do(admin, "GET", "/metrics", nil, "")
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `bulwark_requests_total{code="401",route="/v1/",service="demo"} 1`) {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `http_server_request_duration_seconds_count{bulwark_service="demo",http_request_method="GET",http_response_status_code="401",http_route="/v1/"} 1`) {
 		t.Errorf("/metrics lacks the counted request:\n%.2000s", rec.Body)
 	}
 

@@ -41,7 +41,8 @@ func (g *Gateway) buildRateLimits(cfg *Config, o Options, prev *parts) (*limitSe
 			}
 			m.store.WithLabelValues(result).Observe(d.Seconds())
 		},
-		OnDecision: func(_ string, o ratelimit.Outcome) {
+		OnDecision: func(policy string, o ratelimit.Outcome) {
+			m.decisions.WithLabelValues(policy, outcomeName(o)).Inc()
 			switch o {
 			case ratelimit.FailedLocal:
 				m.fallback.Set(1)
@@ -136,3 +137,22 @@ func (ls *limitSet) limiters(names []string, authenticates bool, route string) (
 type subjectIdentity struct{}
 
 func (subjectIdentity) RateLimitID(r *http.Request) (string, bool) { return auth.Subject(r.Context()) }
+
+// outcomeName labels a rate-limit decision.
+func outcomeName(o ratelimit.Outcome) string {
+	switch o {
+	case ratelimit.Allowed:
+		return "allowed"
+	case ratelimit.Denied:
+		return "denied"
+	case ratelimit.ShadowDenied:
+		return "shadow_denied"
+	case ratelimit.FailedOpen:
+		return "failed_open"
+	case ratelimit.FailedLocal:
+		return "failed_local"
+	case ratelimit.FailedClosed:
+		return "failed_closed"
+	}
+	return "other"
+}

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -16,14 +18,22 @@ import (
 
 // metrics are the gateway's Prometheus metrics, on a registry of its own
 // (no global state).
+//
+// The HTTP series follow the OpenTelemetry HTTP semantic conventions as
+// Prometheus exposes them (http.server.request.duration is
+// http_server_request_duration_seconds, attributes become labels with "_"
+// for "."), so that dashboards built for any OTel-instrumented server
+// work; bulwark's own series are bulwark_*.
 type metrics struct {
-	reg      *prometheus.Registry
-	requests *prometheus.CounterVec   // by route and status code
-	latency  *prometheus.HistogramVec // by route
-	events   *prometheus.CounterVec   // security events by name and reason: denials by package and why
-	store    *prometheus.HistogramVec // rate-limit store latency by outcome
-	fallback prometheus.Gauge         // 1 while the rate limiter runs on its local fallback
-	jwks     *prometheus.CounterVec   // JWKS refreshes by result
+	reg            *prometheus.Registry
+	serverDuration *prometheus.HistogramVec // http.server.request.duration
+	active         *prometheus.GaugeVec     // http.server.active_requests
+	clientDuration *prometheus.HistogramVec // http.client.request.duration: calls to upstream targets
+	events         *prometheus.CounterVec   // security events by name and reason: denials by package and why
+	decisions      *prometheus.CounterVec   // rate-limit decisions by policy and outcome
+	store          *prometheus.HistogramVec // rate-limit store latency by outcome
+	fallback       prometheus.Gauge         // 1 while the rate limiter runs on its local fallback
+	jwks           *prometheus.CounterVec   // JWKS fetches by issuer and result
 
 	targetHealthy *prometheus.GaugeVec   // by service and target: 0 after a failed active health check
 	ejections     *prometheus.CounterVec // targets taken out of the rotation after consecutive failures
@@ -82,13 +92,20 @@ func (c activeCollector) Collect(ch chan<- prometheus.Metric) {
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_requests_total", Help: "Requests answered, by route, service and status code.",
-		}, []string{"route", "service", "code"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "bulwark_request_duration_seconds", Help: "Time to answer, by route and service.",
-			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
-		}, []string{"route", "service"}),
+		serverDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_server_request_duration_seconds", Help: "Duration of HTTP server requests (OTel http.server.request.duration).",
+			Buckets: otelBuckets,
+		}, []string{"http_request_method", "http_response_status_code", "http_route", "bulwark_service"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "http_server_active_requests", Help: "Active HTTP server requests (OTel http.server.active_requests).",
+		}, []string{"http_request_method"}),
+		clientDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "http_client_request_duration_seconds", Help: "Duration of calls to upstream targets, one per attempt (OTel http.client.request.duration).",
+			Buckets: otelBuckets,
+		}, []string{"http_request_method", "http_response_status_code", "server_address", "bulwark_service", "error_type"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_ratelimit_decisions_total", Help: "Rate-limit decisions by policy and outcome.",
+		}, []string{"policy", "outcome"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bulwark_security_events_total", Help: "Security events (refusals and notices) by OWASP name and reason.",
 		}, []string{"event", "reason"}),
@@ -100,8 +117,8 @@ func newMetrics() *metrics {
 			Name: "bulwark_ratelimit_fallback", Help: "1 while the rate limiter decides locally because its store failed.",
 		}),
 		jwks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "bulwark_jwks_refresh_total", Help: "JWKS refreshes by result.",
-		}, []string{"result"}),
+			Name: "bulwark_jwks_fetches_total", Help: "Fetches of an issuer's keys (JWKS, discovery) by result.",
+		}, []string{"issuer", "result"}),
 		targetHealthy: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "bulwark_upstream_target_healthy", Help: "1 while a target passes its active health check (or has none), 0 after it failed one.",
 		}, []string{"service", "target"}),
@@ -115,7 +132,12 @@ func newMetrics() *metrics {
 			Name: "bulwark_config_reloads_total", Help: "Configuration reloads by result (ok, error).",
 		}, []string{"result"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.events, m.store, m.fallback, m.jwks,
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bulwark_build_info", Help: "1, labelled with the version and VCS revision the binary was built from.",
+	}, []string{"version", "revision", "goversion"})
+	v, rev := buildVersion()
+	build.WithLabelValues(v, rev, runtime.Version()).Set(1)
+	m.reg.MustRegister(m.serverDuration, m.active, m.clientDuration, m.decisions, m.events, m.store, m.fallback, m.jwks, build,
 		m.targetHealthy, m.ejections, m.retries, m.reloads, activeCollector{&m.live},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -154,14 +176,50 @@ func (t teeRecorder) Identify(ctx context.Context, id secevent.Identity) {
 func (m *metrics) instrument(route func(*http.Request) (name, service string), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		method := otelMethod(r.Method)
+		active := m.active.WithLabelValues(method)
+		active.Inc()
+		defer active.Dec()
 		prev, _ := secevent.FromContext(r.Context())
 		r = r.WithContext(secevent.NewContext(r.Context(), teeRecorder{m: m, next: prev}))
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		name, svc := route(r)
-		m.requests.WithLabelValues(name, svc, strconv.Itoa(sw.code)).Inc()
-		m.latency.WithLabelValues(name, svc).Observe(time.Since(start).Seconds())
+		m.serverDuration.WithLabelValues(method, strconv.Itoa(sw.code), name, svc).Observe(time.Since(start).Seconds())
 	})
+}
+
+// otelBuckets are OpenTelemetry's default duration buckets, with finer
+// ones below 5 ms where a gateway's own time is.
+var otelBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+
+// otelMethod is the method as OTel labels it: a known one, or _OTHER (a
+// label must not take unbounded values from clients).
+func otelMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "QUERY":
+		return m
+	}
+	return "_OTHER"
+}
+
+// buildVersion is the module version and VCS revision of the binary.
+func buildVersion() (version, revision string) {
+	version, revision = "(devel)", "unknown"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			revision = s.Value
+		}
+	}
+	return
 }
 
 // statusWriter remembers the status code.

@@ -61,7 +61,7 @@ type proxyOptions struct {
 	apiKeyHeader    string                               // removed with Authorization unless forwarded
 	requestID       func(context.Context) (string, bool) // the audit request ID, when audit runs
 	isHTTPS         func(*http.Request) bool
-	logf            func(format string, args ...any)
+	log             logger
 	responseTimeout time.Duration
 	transport       http.RoundTripper // for tests; default a tuned http.Transport
 }
@@ -157,8 +157,9 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			}
 			// An upstream failure may carry a stack trace or internal names:
 			// answer with a problem instead, keeping only Retry-After.
-			if o.logf != nil {
-				o.logf("upstream answered %d: %s %s", resp.StatusCode, resp.Request.Method, resp.Request.URL.Path)
+			if o.log.Logger != nil {
+				o.log.Warn("upstream answered with a server error", "service", routeFrom(resp.Request.Context()).service,
+					"status", resp.StatusCode, "method", otelMethod(resp.Request.Method), "path", boundedPath(resp.Request.URL.Path))
 			}
 			drainClose(resp.Body)
 			status := http.StatusBadGateway
@@ -198,8 +199,9 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 				problem.Write(w, problem.ContentTooLarge("The request body is too large."))
 				return
 			}
-			if o.logf != nil {
-				o.logf("upstream error: service %s: %s %s: %v", routeFrom(r.Context()).service, r.Method, r.URL.Path, scrubURL(err))
+			if o.log.Logger != nil {
+				o.log.Warn("upstream error", "service", routeFrom(r.Context()).service,
+					"method", otelMethod(r.Method), "path", boundedPath(r.URL.Path), "error", scrubURL(err).Error())
 			}
 			var ne net.Error
 			switch {
@@ -262,4 +264,12 @@ func escapedSuffix(esc string, n int) string {
 		}
 	}
 	return esc[min(i, len(esc)):]
+}
+
+// boundedPath caps a path for the operational log.
+func boundedPath(p string) string {
+	if len(p) > 256 {
+		return p[:256] + "…"
+	}
+	return p
 }

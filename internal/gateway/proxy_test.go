@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,7 +30,7 @@ func proxyTo(t *testing.T, upstream string, timeout time.Duration) http.Handler 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newProxy(proxyOptions{upstream: u, apiKeyHeader: "X-API-Key", responseTimeout: timeout, logf: t.Logf})
+	return newProxy(proxyOptions{upstream: u, apiKeyHeader: "X-API-Key", responseTimeout: timeout, log: logger{slog.New(logfHandler{t.Logf})}})
 }
 
 func forward(t *testing.T, h http.Handler, r *http.Request) (int, http.Header) {

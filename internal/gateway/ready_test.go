@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,5 +179,28 @@ func TestReadinessDrainsOnSIGTERM(t *testing.T) {
 	}
 	if status(public+"/x") != -1 {
 		t.Errorf("still serving after the drain")
+	}
+}
+
+// /metrics has the OpenTelemetry HTTP series as Prometheus names them,
+// and bulwark's own.
+func TestMetricsOTelNames(t *testing.T) {
+	up := newBackend(t, "up", nil)
+	g := buildWith(t, "upstream: "+up.URL+"\nauth: {api_keys: {store: memory}}\nratelimit:\n  policies: [{name: per-ip, key: ip, limit: 100, period: 1m}]\n  default: [per-ip]\nroutes: [{path: /public/, auth: none}, {path: /v1/, auth: required}]\n", Options{})
+	get(g.Handler(), "x", "/public/a")
+	get(g.Handler(), "x", "/v1/a", "X-API-Key", "bwk_live_forged") // 401: a security event
+	rec := do(g.AdminHandler(), "GET", "/metrics", nil, "")
+	for _, want := range []string{
+		`http_server_request_duration_seconds_bucket{bulwark_service="default",http_request_method="GET",http_response_status_code="200",http_route="/public/",le="0.0005"}`,
+		`http_server_request_duration_seconds_count{bulwark_service="default",http_request_method="GET",http_response_status_code="401",http_route="/v1/"} 1`,
+		`http_server_active_requests{http_request_method="GET"} 0`,
+		`http_client_request_duration_seconds_count{bulwark_service="default",error_type="",http_request_method="GET",http_response_status_code="200",server_address="` + strings.TrimPrefix(up.URL, "http://") + `"} 1`,
+		`bulwark_security_events_total{event="authn_token_invalid"`,
+		`bulwark_ratelimit_decisions_total{outcome="allowed",policy="per-ip"} 2`,
+		`bulwark_build_info{goversion="` + runtime.Version() + `"`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -50,8 +49,8 @@ const defaultShutdownDelay = 5 * time.Second
 // (rate-limit counters, JWKS and API-key caches, the audit chain, service
 // health) carry over.
 type Server struct {
-	so   ServerOptions
-	logf func(string, ...any)
+	so  ServerOptions
+	log logger
 
 	mu       sync.Mutex // serializes reloads and listener changes
 	cur      atomic.Pointer[generation]
@@ -91,7 +90,7 @@ func (gen *generation) retire() {
 func (gen *generation) close() {
 	gen.once.Do(func() {
 		if err := gen.g.Close(); err != nil {
-			gen.g.logf("closing the previous configuration: %v", err)
+			gen.g.log.errorf("closing the previous configuration: %v", err)
 		}
 		if gen.done != nil {
 			gen.done()
@@ -108,11 +107,8 @@ type listener struct {
 
 // NewServer loads the configuration and builds the first gateway.
 func NewServer(so ServerOptions) (*Server, error) {
-	s := &Server{so: so, logf: so.Build.Logf}
-	if s.logf == nil {
-		s.logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, "bulwark: "+f+"\n", a...) }
-		s.so.Build.Logf = s.logf
-	}
+	s := &Server{so: so, log: newLogger(so.Build)}
+	s.so.Build.Logger = s.log.Logger
 	cfg, err := so.Load()
 	if err != nil {
 		return nil, err
@@ -161,11 +157,11 @@ func (s *Server) Reload() error {
 	m := s.Gateway().metrics
 	if err != nil {
 		m.reloads.WithLabelValues("error").Inc()
-		s.logf("reload failed, the previous configuration keeps serving:\n%s", indentLines(err.Error()))
+		s.log.Error("reload failed: the previous configuration keeps serving", "problems", errorLines(err))
 		return err
 	}
 	m.reloads.WithLabelValues("ok").Inc()
-	s.logf("configuration reloaded")
+	s.log.Info("configuration reloaded")
 	return nil
 }
 
@@ -179,7 +175,7 @@ func (s *Server) reload() error {
 		return errors.New("tls: turning HTTPS on or off needs a restart")
 	}
 	for _, w := range cfg.Warnings() {
-		s.logf("warning: %v", w)
+		s.log.Warn("configuration warning", "line", w.Line, "key", w.Key, "problem", w.Msg)
 	}
 	o := s.so.Build
 	o.Previous = old.g
@@ -231,7 +227,7 @@ func (s *Server) Run(ctx context.Context, listening Listening) error {
 	// in flight finish.
 	s.draining.Store(true)
 	if d := s.shutdownDelay(); d > 0 {
-		s.logf("stopping: /readyz answers 503; serving for %s more, then draining", d)
+		s.log.Info("stopping: /readyz answers 503; serving a little longer, then draining", "shutdown_delay", d.String())
 		time.Sleep(d) // #nosec -- the operator's shutdown_delay, by design
 	}
 	s.mu.Lock()
@@ -246,7 +242,7 @@ func (s *Server) Run(ctx context.Context, listening Listening) error {
 	s.mu.Unlock()
 	s.retired.Wait()
 	if err := s.Gateway().Close(); err != nil {
-		s.logf("closing: %v", err)
+		s.log.errorf("closing: %v", err)
 	}
 	return nil
 }
@@ -295,7 +291,7 @@ func (s *Server) listen(addr, def string, h http.Handler) (*listener, error) {
 			err = l.srv.Serve(ln)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.logf("serving %s: %v", addr, err)
+			s.log.errorf("serving %s: %v", addr, err)
 		}
 	})
 	return l, nil
@@ -355,7 +351,7 @@ func (s *Server) moveListeners(cfg *Config) error {
 		s.admin = newAdmin
 	}
 	if newPublic != nil || adminAddr != curAdmin {
-		s.logf("listening on %s", s.public.ln.Addr())
+		s.log.infof("listening on %s", s.public.ln.Addr())
 		s.announce()
 	}
 	return nil
@@ -383,7 +379,7 @@ func (s *Server) watch(ctx context.Context) {
 			continue
 		}
 		s.watchHash = h
-		s.logf("%s changed: reloading", s.so.Watch)
+		s.log.Info("the configuration file changed: reloading", "file", s.so.Watch)
 		_ = s.Reload()
 	}
 }
@@ -396,15 +392,11 @@ func fileHash(path string) [sha256.Size]byte {
 	return sha256.Sum256(data)
 }
 
-func indentLines(s string) string {
-	return "  " + string(bytes.ReplaceAll([]byte(s), []byte("\n"), []byte("\n  ")))
-}
-
 // Run serves g until ctx is done, without reloading (see [Server]) and,
 // unless the configuration sets shutdown_delay, without a delay before it
 // drains.
 func (g *Gateway) Run(ctx context.Context, listening Listening) error {
-	s := &Server{so: ServerOptions{Build: Options{Logf: g.logf}}, logf: g.logf, noDelay: true}
+	s := &Server{so: ServerOptions{Build: Options{Logger: g.log.Logger}}, log: g.log, noDelay: true}
 	s.cur.Store(&generation{g: g})
 	return s.Run(ctx, listening)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,7 +51,7 @@ type service struct {
 	ejectFor   time.Duration
 	transport  http.RoundTripper
 	now        func() time.Time
-	logf       func(string, ...any)
+	log        logger
 	m          *metrics
 
 	health *HealthCheck
@@ -75,9 +76,9 @@ func (t *target) available(now int64) bool {
 
 // newService builds a service from its configuration. base, when set,
 // carries every request instead of the service's own transport (tests).
-func newService(name string, sc Service, cfg *Config, base http.RoundTripper, m *metrics, now func() time.Time, logf func(string, ...any)) (*service, error) {
+func newService(name string, sc Service, cfg *Config, base http.RoundTripper, m *metrics, now func() time.Time, log logger) (*service, error) {
 	s := &service{
-		name: name, now: now, logf: logf, m: m,
+		name: name, now: now, log: log, m: m,
 		retries:    defaultRetries,
 		ejectAfter: defaultEjectAfter,
 		ejectFor:   sc.EjectFor.or(defaultEjectFor),
@@ -209,7 +210,9 @@ func (s *service) RoundTrip(req *http.Request) (*http.Response, error) {
 		u.Scheme, u.Host = t.url.Scheme, t.url.Host
 		out.URL = &u
 		t.inflight.Add(1)
+		start := time.Now()
 		resp, err := s.transport.RoundTrip(out)
+		s.observe(req.Method, t, resp, err, time.Since(start))
 		if err != nil {
 			t.inflight.Add(-1)
 			s.failed(t)
@@ -255,7 +258,7 @@ func (s *service) failed(t *target) {
 	t.fails.Store(0)
 	t.ejectedUntil.Store(s.now().Add(s.ejectFor).UnixNano())
 	s.m.ejections.WithLabelValues(s.name, t.name).Inc()
-	s.logf("service %s: target %s ejected for %s after %d failures in a row", s.name, t.name, s.ejectFor, s.ejectAfter)
+	s.log.Warn("target ejected: out of the rotation", "service", s.name, "target", t.name, "for", s.ejectFor.String(), "failures", s.ejectAfter)
 }
 
 // retriable reports whether a failed attempt may go to another target: the
@@ -270,8 +273,7 @@ func retriable(req *http.Request, err error) bool {
 	if req.Body != nil && req.Body != http.NoBody {
 		return false
 	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial" && req.Context().Err() == nil
+	return isDialError(err) && req.Context().Err() == nil
 }
 
 // retryBudget holds one token per request (up to a cap); a retry spends
@@ -355,15 +357,41 @@ func (s *service) probe(ctx context.Context, client *http.Client, t *target, sta
 		t.fails.Store(0)
 	}
 	if was != ok {
-		state := "failed its health check: out of the rotation"
 		if ok {
-			state = "passed its health check: back in the rotation"
+			s.log.Info("target passed its health check: back in the rotation", "service", s.name, "target", t.name)
+		} else {
+			s.log.Warn("target failed its health check: out of the rotation", "service", s.name, "target", t.name)
 		}
-		s.logf("service %s: target %s %s", s.name, t.name, state)
 	}
 	v := 0.0
 	if ok {
 		v = 1
 	}
 	s.m.targetHealthy.WithLabelValues(s.name, t.name).Set(v)
+}
+
+// observe records one attempt in http_client_request_duration_seconds
+// (until the response headers: the body streams to the client).
+func (s *service) observe(method string, t *target, resp *http.Response, err error, d time.Duration) {
+	code, errType := "", ""
+	if resp != nil {
+		code = strconv.Itoa(resp.StatusCode)
+	}
+	if err != nil {
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			errType = "timeout"
+		case isDialError(err):
+			errType = "connection"
+		default:
+			errType = "other"
+		}
+	}
+	s.m.clientDuration.WithLabelValues(otelMethod(method), code, t.url.Host, s.name, errType).Observe(d.Seconds())
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }

@@ -28,7 +28,9 @@ func newBackend(t *testing.T, name string, h http.HandlerFunc) *backend {
 	t.Helper()
 	b := &backend{name: name}
 	handler := func(w http.ResponseWriter, r *http.Request) {
-		b.hits.Add(1)
+		if r.Header.Get("User-Agent") != "bulwark-health-check" {
+			b.hits.Add(1) // requests, not health checks
+		}
 		if h != nil {
 			h(w, r)
 			return
@@ -185,7 +187,7 @@ routes:
 	}
 	// The audit record and the metrics name the service.
 	rec := do(g.AdminHandler(), "GET", "/metrics", nil, "")
-	if !strings.Contains(rec.Body.String(), `service="billing"`) {
+	if !strings.Contains(rec.Body.String(), `bulwark_service="billing"`) || !strings.Contains(rec.Body.String(), `http_client_request_duration_seconds_count{bulwark_service="billing"`) {
 		t.Errorf("metrics do not name the service")
 	}
 }
