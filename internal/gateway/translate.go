@@ -20,6 +20,7 @@ import (
 
 // fieldKeys maps a package's Config field to the YAML key under base.
 var fieldKeys = map[string]map[string]string{
+	// #nosec G101 -- names of configuration keys, not credentials
 	"cors": {"Origins": "allowed_origins", "Methods": "allowed_methods", "Headers": "allowed_headers",
 		"AllowCredentials": "allow_credentials"},
 	"auth.jwt": {"Issuer": "issuer", "Audiences": "audience", "Algorithms": "algorithms", "JWKSURL": "jwks_url",
