@@ -27,7 +27,7 @@ var rateLimitChecks = []*Check{
 			return pass("signalled")
 		}},
 	{ID: "ratelimit.client-ip-spoofing", Category: "ratelimit", Title: "a rate limit escaped by rotating client-IP headers", Severity: High, OWASP: owaspRes, CWE: 348,
-		Sends: "requests with a new X-Forwarded-For, X-Real-IP, Forwarded, True-Client-IP, CF-Connecting-IP and X-Client-IP address each",
+		Sends:   "requests with a new X-Forwarded-For, X-Real-IP, Forwarded, True-Client-IP, CF-Connecting-IP and X-Client-IP address each",
 		Expects: "the remaining allowance falls as it does without them: the limit is keyed on the connection, or on those headers only from trusted proxies",
 		run: func(r *run) verdict {
 			p, cred := r.apiPath()
@@ -114,7 +114,7 @@ var smugglingChecks = []*Check{
 			return r.smuggle("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 4\r\nContent-Length: 38\r\n\r\nprobGET /probe-smuggled HTTP/1.1\r\nHost: %[2]s\r\n\r\n", true)
 		}},
 	{ID: "smuggling.cl-te", Category: "smuggling", Title: "Content-Length and Transfer-Encoding together (CL.TE)", Severity: High, OWASP: owaspMisc, CWE: 444,
-		Sends: "POST with Content-Length: 4 and Transfer-Encoding: chunked, a zero chunk, then a second request on the same connection",
+		Sends:   "POST with Content-Length: 4 and Transfer-Encoding: chunked, a zero chunk, then a second request on the same connection",
 		Expects: "400, or one answer and the connection closed: RFC 9112 §6.1 — a server that reads the chunked body MUST close the connection after answering, so that a hop that read Content-Length cannot have a second request smuggled through",
 		run: func(r *run) verdict {
 			return r.smuggle("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /probe-smuggled HTTP/1.1\r\nHost: %[2]s\r\n\r\n", false)

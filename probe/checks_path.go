@@ -3,8 +3,8 @@ package probe
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -62,7 +62,7 @@ var (
 
 var pathChecks = []*Check{
 	{ID: "path.dot-segment-bypass", Category: "path", Title: "a protected path reached through a public one", Severity: Critical, OWASP: owaspBFLA, CWE: 22,
-		Sends: "the protected path written under the public one with 21 dot-segment and encoding spellings (/public/../v1/x, /public/%2e%2e/v1/x, /public/..%2fv1/x, /public/..\\v1/x, …), exactly as written, without credentials",
+		Sends:   "the protected path written under the public one with 21 dot-segment and encoding spellings (/public/../v1/x, /public/%2e%2e/v1/x, /public/..%2fv1/x, /public/..\\v1/x, …), exactly as written, without credentials",
 		Expects: "no 2xx where RFC 3986 resolves the path to the protected one; for the other spellings, no 2xx that the public prefix would not give (or that equals the protected answer)",
 		run: func(r *run) verdict {
 			if r.protected() == "" {
@@ -121,7 +121,7 @@ var pathChecks = []*Check{
 			return pass("%d spellings refused", n)
 		}},
 	{ID: "path.case-and-slash-bypass", Category: "path", Title: "a protected path in another case, with doubled slashes or a trailing dot", Severity: High, OWASP: owaspBFLA, CWE: 178,
-		Sends: "the protected path upper-cased, with // in front and inside, with /./ inside, with a trailing %20 and ;, without credentials",
+		Sends:   "the protected path upper-cased, with // in front and inside, with /./ inside, with a trailing %20 and ;, without credentials",
 		Expects: "no 2xx",
 		run: func(r *run) verdict {
 			p := r.protected()
@@ -153,7 +153,7 @@ var identityHeaders = []string{
 
 var spoofChecks = []*Check{
 	{ID: "spoof.identity-header", Category: "spoof", Title: "identity headers sent by the client (underscore spellings too)", Severity: Critical, OWASP: owaspAuthn, CWE: 290,
-		Sends: "12 headers upstreams read as the authenticated user (X-Forwarded-User, X_Bulwark_Subject, Remote-User, …) set to a marker, to the protected path without credentials and to the public path",
+		Sends:   "12 headers upstreams read as the authenticated user (X-Forwarded-User, X_Bulwark_Subject, Remote-User, …) set to a marker, to the protected path without credentials and to the public path",
 		Expects: "the protected path still refused, and the marker never in an answer",
 		run: func(r *run) verdict {
 			marker := "probe-admin-" + r.nonce()
