@@ -272,6 +272,7 @@ func (c *Canonicalizer) Request(r *http.Request) (*http.Request, error) {
 // after an input_validation_fail event.
 func (c *Canonicalizer) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		CloseIfChunked(w, r)
 		r2, err := c.Request(r)
 		if err != nil {
 			c.Refuse(w, r, err)
@@ -279,6 +280,22 @@ func (c *Canonicalizer) Handler(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r2)
 	})
+}
+
+// CloseIfChunked makes the server close the connection after answering r
+// when r's body is framed by Transfer-Encoding on HTTP/1.x. net/http drops
+// a Content-Length sent beside Transfer-Encoding without a trace, so no
+// handler can tell the two apart; RFC 9112 §6.1 says a server that reads
+// such a message as chunked MUST close the connection after answering it,
+// or a hop in front that framed it by Content-Length has a second request
+// smuggled through on the same connection (CL.TE, TE.CL). The cost is one
+// new connection after each chunked upload, which HTTP/2 never pays.
+// [Canonicalizer.Handler] calls it; a stack that calls
+// [Canonicalizer.Request] itself calls it first.
+func CloseIfChunked(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // Refuse reports err, a refusal by [Canonicalizer.Request], as an

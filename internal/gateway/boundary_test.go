@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/auth/apikey"
 	"github.com/bulwark-go/bulwark/canonical"
@@ -489,5 +490,48 @@ routes:
 	defer mu.Unlock()
 	if strings.Contains(opLog.String(), "upstream") {
 		t.Errorf("a client's fault was logged as the upstream's:\n%s", opLog.String())
+	}
+}
+
+// TestSmuggledRequestNeverReachesTheUpstream: CL.TE and TE.CL with a
+// second request after the body. net/http reads the chunked body and
+// would answer the second request on the same connection; the gateway
+// answers once and closes it (RFC 9112 §6.1), so whatever a hop in front
+// made of the framing, nothing rides along.
+func TestSmuggledRequestNeverReachesTheUpstream(t *testing.T) {
+	up, seen := recordingUpstream(t)
+	cfg, err := Parse([]byte("upstream: "+up.URL+"\nroutes:\n  - {path: /, auth: none, methods: [GET, POST]}\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Build(cfg, Options{AuditWriter: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.Close() })
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	for name, framing := range map[string]string{
+		"CL.TE": "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+		"TE.CL": "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n",
+	} {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.WriteString(conn, "POST /a HTTP/1.1\r\nHost: x\r\n"+framing+"\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\nX-Probe-ID: smuggled\r\n\r\n")
+		out, _ := io.ReadAll(conn)
+		conn.Close()
+		if n := strings.Count(string(out), "HTTP/1.1 "); n != 1 {
+			t.Errorf("%s: %d answers on one connection, want 1", name, n)
+		}
+		seen.mu.Lock()
+		for _, r := range seen.reqs {
+			if r.target == "/smuggled" {
+				t.Errorf("%s: the smuggled request reached the upstream", name)
+			}
+		}
+		seen.mu.Unlock()
 	}
 }

@@ -63,11 +63,14 @@ func refusal(ctx context.Context) error {
 }
 
 // canonicalFront makes the path canonical before audit sees the request,
-// so the audit record, metrics, routing and the upstream all use one path.
+// so the audit record, metrics, routing and the upstream all use one path,
+// and closes the connection after a chunked request (see
+// canonical.CloseIfChunked).
 // A path that has none goes through refused instead: an audited chain of
 // its own, whose record shows the path as it arrived.
 func canonicalFront(c *canonical.Canonicalizer, accepted, refused http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		canonical.CloseIfChunked(w, r)
 		r2, err := c.RequestPath(r)
 		if err != nil {
 			refused.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), refusalKey{}, err)))
