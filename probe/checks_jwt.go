@@ -160,10 +160,13 @@ func (r *run) sendToken(tok string) (*response, error) {
 	return r.do(request{Path: r.protected(), Header: map[string]string{"Authorization": "Bearer " + tok}})
 }
 
-// refuseTokens passes when every token is refused with a 4xx.
+// refuseTokens passes when every token is refused (401, 403, 400).
 func (r *run) refuseTokens(toks ...string) verdict {
 	if r.protected() == "" {
 		return na("needs a protected path (-protected)")
+	}
+	if v, ok := r.guarded(); !ok {
+		return v
 	}
 	for i, tok := range toks {
 		res, err := r.sendToken(tok)
@@ -180,8 +183,9 @@ func (r *run) refuseTokens(toks ...string) verdict {
 	return pass("all %d refused", len(toks))
 }
 
-// accepted checks that the API accepts the valid credentials hdr, so
-// that a refusal of the forged ones means something.
+// accepted checks that the API accepts the valid credentials hdr (the
+// answer is not a refusal: a 404 from behind the authentication is
+// fine), so that a refusal of the forged ones means something.
 func (r *run) accepted(hdr map[string]string) (verdict, bool) {
 	res, err := r.do(request{Path: r.protected(), Header: hdr})
 	if err != nil {

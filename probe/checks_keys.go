@@ -42,6 +42,9 @@ var apiKeyChecks = []*Check{
 			if r.o.APIKey == "" || r.protected() == "" {
 				return na("needs an API key (-api-key) and a protected path")
 			}
+			if v, ok := r.guarded(); !ok {
+				return v
+			}
 			if v, ok := r.accepted(map[string]string{r.o.APIKeyHeader: r.o.APIKey}); !ok {
 				return v
 			}
@@ -66,6 +69,9 @@ func (r *run) refuseKeys(alter func(string) string) verdict {
 	}
 	if len(r.o.APIKey) < 2 {
 		return na("the API key is too short to alter")
+	}
+	if v, ok := r.guarded(); !ok {
+		return v
 	}
 	if v, ok := r.accepted(map[string]string{r.o.APIKeyHeader: r.o.APIKey}); !ok {
 		return v

@@ -20,8 +20,20 @@ var authnChecks = []*Check{
 				if err != nil {
 					return errored(err)
 				}
-				if served(res) {
+				switch {
+				case served(res):
 					return fail("%s %s without credentials: %s", m, r.protected(), summary(res))
+				case denied(res):
+					continue
+				case r.credentials() == nil:
+					return verdict{Errored, fmt.Sprintf("%s %s without credentials answers %s, not 401: give a path that exists (-protected /v1/orders), or credentials", m, r.protected(), summary(res))}
+				}
+				with, err := r.do(request{Method: m, Path: r.protected(), Header: r.credentials()})
+				if err != nil {
+					return errored(err)
+				}
+				if with.Status == res.Status {
+					return fail("%s %s answers %s with and without credentials: nothing protects it", m, r.protected(), summary(res))
 				}
 			}
 			return pass("refused")
@@ -161,13 +173,15 @@ var spoofChecks = []*Check{
 			for _, h := range identityHeaders {
 				hdr[h] = marker
 			}
-			if p := r.protected(); p != "" {
-				res, err := r.do(request{Path: p, Header: hdr})
-				if err != nil {
-					return errored(err)
-				}
-				if !denied(res) {
-					return fail("the protected path answered %s to identity headers alone", summary(res))
+			if r.protected() != "" {
+				if _, ok := r.guarded(); ok {
+					res, err := r.do(request{Path: r.protected(), Header: hdr})
+					if err != nil {
+						return errored(err)
+					}
+					if !denied(res) {
+						return fail("the protected path answered %s to identity headers alone", summary(res))
+					}
 				}
 			}
 			res, err := r.do(request{Path: r.somePath(), Header: hdr})

@@ -43,6 +43,7 @@ type run struct {
 
 	errs    []answer // errorAnswers, once per run
 	errsErr error
+	guard   *response // the protected path without credentials
 }
 
 func newRun(o Options) (*run, error) {
@@ -301,8 +302,34 @@ func (r *run) scrub(s string) string {
 	return s
 }
 
-// denied reports whether an answer refuses: not 2xx or 3xx.
-func denied(res *response) bool { return res.Status >= 400 }
+// denied reports whether an answer refuses a credential: 401, 403, or a
+// 400 or 413/431 for a request malformed or too large. A 404 is not: an
+// API that let the forged token through to a missing resource answers it.
+func denied(res *response) bool {
+	switch res.Status {
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+		http.StatusRequestEntityTooLarge, http.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return false
+}
+
+// guarded reports whether the protected path refuses a request without
+// credentials (asked once per run): if it does not, the forgery checks
+// have nothing to attack, and say so instead of passing or failing.
+func (r *run) guarded() (verdict, bool) {
+	if r.guard == nil {
+		res, err := r.do(request{Path: r.protected()})
+		if err != nil {
+			return errored(err), false
+		}
+		r.guard = res
+	}
+	if !denied(r.guard) {
+		return verdict{Errored, fmt.Sprintf("GET %s without credentials answers %s, not 401: nothing to forge a credential for (see authn.required)", r.protected(), summary(r.guard))}, false
+	}
+	return verdict{}, true
+}
 
 // summary is a short description of an answer for evidence.
 func summary(res *response) string {
