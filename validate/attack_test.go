@@ -2,6 +2,8 @@ package validate_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -366,5 +368,38 @@ func TestDecodeBytesHonoursMaxBodyBytes(t *testing.T) {
 	}
 	if _, err := d.DecodeBytes([]byte(`{"name":"abcdefghij"}`)); !errorsIs(err, validate.ErrTooLarge) {
 		t.Errorf("DecodeBytes(21 bytes) = %v, want ErrTooLarge", err)
+	}
+}
+
+// TestCaseVariantKeysInOpaqueJSON: a body decoded as json.RawMessage (the
+// gateway's json: true without a schema) goes on to an upstream that most
+// likely decodes it into a struct with encoding/json, which matches
+// "role" and "ROLE" to one field, the last winning. Found by the probe's
+// input.case-variant-keys against bulwark serve.
+func TestCaseVariantKeysInOpaqueJSON(t *testing.T) {
+	v, err := validate.New(validate.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := validate.NewDecoder[json.RawMessage](v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{`{"role":"user","ROLE":"admin"}`, `{"a":{"Role":"user","rOLE":"admin"}}`, `[{"k":1,"\u212a":2}]`} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if _, err := d.Decode(httptest.NewRecorder(), r); !errors.Is(err, validate.ErrCaseVariantKey) {
+			t.Errorf("%s: err %v, want ErrCaseVariantKey", body, err)
+		}
+	}
+	// A map's keys are its own: "a" and "A" are two entries.
+	m, err := validate.NewDecoder[map[string]int](v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{"a":1,"A":2}`))
+	r.Header.Set("Content-Type", "application/json")
+	if got, err := m.Decode(httptest.NewRecorder(), r); err != nil || len(got) != 2 {
+		t.Errorf("map: %v %v", got, err)
 	}
 }

@@ -28,8 +28,11 @@
 //     ("1" and "01" are one key of a map[int]T, two spellings of an address
 //     one key of a map[netip.Addr]T, a TextUnmarshaler key type decides for
 //     its own), keys that match a field only
-//     case-insensitively ("ROLE", or "ſkip" folding to "skip"), keys that
-//     match no field (mass assignment), invalid UTF-8 and unpaired surrogate
+//     case-insensitively ("ROLE", or "ſkip" folding to "skip"), two keys
+//     of an object of no known shape (json.RawMessage, any) that differ
+//     only in case (whatever decodes it later, encoding/json into a struct
+//     most often, would make them one), keys that match no field (mass
+//     assignment), invalid UTF-8 and unpaired surrogate
 //     escapes (otherwise replaced by U+FFFD), trailing data after the
 //     document, a null document, nesting deeper than [Config.MaxDepth], more
 //     values than [Config.MaxValues] (a 1 MiB "[0,0,…]" decoded into any

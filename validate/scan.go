@@ -351,6 +351,7 @@ func (s *scanner) object(n *node, depth int) *InputError {
 	first := len(s.keys)
 	var set map[string]struct{}
 	var decoded map[any]struct{} // keys as a non-string map key type decodes them
+	var folds map[string]struct{} // keys case-folded, in an object of unknown shape
 	s.path = append(s.path, seg{kind: segOpaque, parent: n})
 	defer func() {
 		s.path = s.path[:len(s.path)-1]
@@ -400,6 +401,20 @@ func (s *scanner) object(n *node, depth int) *InputError {
 				return s.failAt(ErrDuplicateKey, "duplicate_key", "must appear only once")
 			}
 			set[string(key)] = struct{}{}
+		}
+		// An object of no known shape (json.RawMessage, any) goes on to
+		// code that decodes it some other way, most often into a struct by
+		// encoding/json, which matches keys case-insensitively: "role" and
+		// "ROLE" would be one field there, and the last would win.
+		if n == nil || n.kind == kindAny {
+			f := foldName(string(key))
+			if folds == nil {
+				folds = make(map[string]struct{}, 8)
+			}
+			if _, hit := folds[f]; hit {
+				return s.failAt(ErrCaseVariantKey, "case_variant_key", "must not differ from another key only in case")
+			}
+			folds[f] = struct{}{}
 		}
 		// "1", "01" and "+1" are one key of a map[int]T; two spellings of
 		// an address one netip.Addr: compare keys as the target decodes
