@@ -350,7 +350,7 @@ func (s *scanner) object(n *node, depth int) *InputError {
 	s.pos++ // {
 	first := len(s.keys)
 	var set map[string]struct{}
-	var decoded map[any]struct{} // keys as a non-string map key type decodes them
+	var decoded map[any]struct{}  // keys as a non-string map key type decodes them
 	var folds map[string]struct{} // keys case-folded, in an object of unknown shape
 	s.path = append(s.path, seg{kind: segOpaque, parent: n})
 	defer func() {
