@@ -1,11 +1,13 @@
 package probe
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // spoofedIPHeaders are the headers a limit keyed on them lets a client
@@ -16,6 +18,9 @@ var rateLimitChecks = []*Check{
 	{ID: "ratelimit.signalled", Category: "ratelimit", Title: "API answers say nothing of a rate limit", Severity: Low, OWASP: owaspRes, CWE: 770,
 		Sends: "a request to an API path", Expects: "RateLimit (IETF httpapi), RateLimit-Remaining or X-RateLimit-Remaining",
 		run: func(r *run) verdict {
+			if len(r.o.Public) == 0 && len(r.o.Protected) == 0 {
+				return na("needs an API path (-protected or -public)")
+			}
 			p, cred := r.apiPath()
 			res, err := r.do(request{Path: p, Header: cred})
 			if err != nil {
@@ -240,6 +245,9 @@ func (r *run) refuseBody(hdr map[string]string, body []byte) verdict {
 	}
 	res, err := r.do(mk(body, hdr))
 	if err != nil {
+		if len(body) > 1<<20 && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+			return pass("the connection was closed while the body was sent")
+		}
 		return errored(err)
 	}
 	switch {

@@ -261,6 +261,9 @@ var httpsChecks = []*Check{
 	{ID: "https.old-tls", Category: "https", Title: "TLS 1.0 and 1.1", Severity: Medium, OWASP: owaspMisc, CWE: 327,
 		Sends: "handshakes offering only TLS 1.0, and only TLS 1.1", Expects: "both refused",
 		run: func(r *run) verdict {
+			if r.base.Scheme != "https" || r.h != nil {
+				return na("the target is not https over the network")
+			}
 			for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
 				if ok, err := r.handshake(&tls.Config{MinVersion: v, MaxVersion: v}); err != nil {
 					return errored(err)
@@ -273,6 +276,9 @@ var httpsChecks = []*Check{
 	{ID: "https.weak-ciphers", Category: "https", Title: "TLS 1.2 without forward secrecy or AEAD", Severity: Medium, OWASP: owaspMisc, CWE: 327,
 		Sends: "TLS 1.2 handshakes offering only RSA key exchange, and only CBC suites", Expects: "both refused",
 		run: func(r *run) verdict {
+			if r.base.Scheme != "https" || r.h != nil {
+				return na("the target is not https over the network")
+			}
 			for _, suites := range [][]uint16{
 				{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_RSA_WITH_AES_128_CBC_SHA},
 				{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},

@@ -262,12 +262,13 @@ func (r *run) raw(payload string) (out []byte, closed bool, err error) {
 	return out, !errors.As(err, &ne) || !ne.Timeout(), nil
 }
 
-// path returns a concrete path under prefix.
-func (r *run) path(prefix string) string {
-	if strings.HasSuffix(prefix, "/") {
-		return prefix + "probe"
+// path returns a concrete path for p: p itself, or a path under it when
+// p is a prefix (ends in /).
+func (r *run) path(p string) string {
+	if strings.HasSuffix(p, "/") {
+		return p + "probe"
 	}
-	return prefix + "/probe"
+	return p
 }
 
 // protected is the first protected path, or "".

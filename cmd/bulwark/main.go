@@ -9,6 +9,7 @@
 //	audit verify   check a tamper-evident audit log (see package audit)
 //	audit seal     encrypt a rotated audit log for archiving (see package seal); audit unseal reverses it
 //	keys           create, list, rotate, revoke and delete API keys (see package auth/apikey)
+//	probe          run the attack suite against an API (see package probe)
 //	serve          run the API gateway (see README.md for the configuration)
 //	version        print the version
 //
@@ -36,6 +37,7 @@ type command func(args []string, stdout, stderr io.Writer) int
 // its own file.
 var commands = map[string]command{
 	"audit":   runAudit,
+	"probe":   runProbe,
 	"serve":   runServe,
 	"version": runVersion,
 	"keys": func(args []string, stdout, stderr io.Writer) int {
