@@ -136,6 +136,22 @@ func TestRetriesAfter429(t *testing.T) {
 	}
 }
 
+// TestPersistent429IsNoAnswer: an API that keeps answering 429 has not
+// answered the attack; the check errs instead of passing as "refused".
+func TestPersistent429IsNoAnswer(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "0")
+		w.WriteHeader(http.StatusTooManyRequests)
+	})
+	rep, err := Run(context.Background(), Options{Handler: h, Protected: []string{"/v1/"}, Only: []string{"jwt.alg-none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Results[0]; r.Status != Errored || !strings.Contains(r.Evidence, "429") {
+		t.Fatalf("%s: %s", r.Status, r.Evidence)
+	}
+}
+
 func TestBudget(t *testing.T) {
 	e := newEnv(t)
 	o := e.options()

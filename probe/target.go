@@ -24,6 +24,10 @@ import (
 // maxBody is how much of an answer a check reads.
 const maxBody = 64 << 10
 
+// errRateLimited is an API that kept answering 429: the answer to the
+// attack is not known.
+var errRateLimited = errors.New("probe: the API kept answering 429 Too Many Requests: lower the rate (-rate) or raise the API's limit for the probe's address")
+
 // errBudget is a run that has sent MaxRequests.
 var errBudget = errors.New("probe: request budget used up (MaxRequests)")
 
@@ -113,16 +117,16 @@ type response struct {
 // do sends req, within the rate and the budget. A 429 is the API pacing
 // the probe, not an answer to the attack: do waits as long as its
 // Retry-After says (up to 30 s) and sends the request again, twice at
-// most.
+// most; a third 429 (or one without Retry-After) is errRateLimited.
 func (r *run) do(req request) (*response, error) {
 	for attempt := 0; ; attempt++ {
 		res, err := r.send(req)
-		if err != nil || res.Status != http.StatusTooManyRequests || attempt == 2 {
+		if err != nil || res.Status != http.StatusTooManyRequests {
 			return res, err
 		}
 		wait, ok := retryAfter(res.Header)
-		if !ok {
-			return res, nil
+		if !ok || attempt == 2 {
+			return nil, errRateLimited
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -295,6 +295,13 @@ routes:
 		"X-Real-IP":              "10.0.0.1",
 		"X_Forwarded_For":        "10.0.0.1",
 		"X_Tenant":               "t1",
+		// Other gateways' identity headers, which upstreams written for
+		// oauth2-proxy, nginx auth_request or IAP believe (found by the
+		// probe's spoof.identity-header).
+		"X-Forwarded-User":                "admin",
+		"Remote-User":                     "admin",
+		"X-Auth-Request-Email":            "admin@example.com",
+		"X-Goog-Authenticated-User-Email": "admin@example.com",
 	}
 	for _, tc := range []struct{ name, path, key string }{{"public route", "/public/x", ""}, {"beside a real credential", "/v1/x", key}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -317,7 +324,8 @@ routes:
 				case k == "X_tenant":
 				case strings.Contains(k, "_"):
 					t.Errorf("the upstream got %s", k)
-				case strings.Contains(folded, "override"), strings.Contains(folded, "original-url"), strings.Contains(folded, "rewrite-url"), folded == "x-http-method", folded == "x-real-ip":
+				case strings.Contains(folded, "override"), strings.Contains(folded, "original-url"), strings.Contains(folded, "rewrite-url"), folded == "x-http-method", folded == "x-real-ip",
+					strings.Contains(folded, "user") && folded != "user-agent", strings.Contains(folded, "email"):
 					t.Errorf("the upstream got %s: %v", k, up.header[k])
 				}
 			}
