@@ -107,9 +107,11 @@ var pathChecks = []*Check{
 			var got []string
 			unjudged := 0
 			for i, s := range append(slices.Clone(resolving), ambiguous...) {
-				p := from + s + to
+				// As many parents as from has segments: back to the root.
+				up := strings.Repeat(s, strings.Count(strings.Trim(from, "/"), "/")+1)
+				p := from + up + to
 				if strings.Contains(s, "\\") || strings.Contains(s, "%5c") {
-					p = from + s + strings.ReplaceAll(to, "/", "\\")
+					p = from + up + strings.ReplaceAll(to, "/", "\\")
 				}
 				res, err := r.do(request{Path: p})
 				if err != nil {
