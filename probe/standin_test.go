@@ -55,8 +55,12 @@ func newEnv(t testing.TB) *env {
 	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	e := &env{idp: k, pubPEM: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
 		apiKey: "bwk_live_" + strings.Repeat("Q7", 16), origin: "https://app.example.com"}
+	xy, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
 	jwk := fmt.Sprintf(`{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","alg":"ES256","use":"sig","x":%q,"y":%q}]}`,
-		b64.EncodeToString(k.PublicKey.X.FillBytes(make([]byte, 32))), b64.EncodeToString(k.PublicKey.Y.FillBytes(make([]byte, 32))))
+		b64.EncodeToString(xy[1:33]), b64.EncodeToString(xy[33:]))
 	e.jwks = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, jwk)
@@ -127,7 +131,7 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Which path: the canonical one, or (flawed) one for authorization
 	// and another for routing.
-	authPath, routePath := r.URL.Path, r.URL.Path
+	authPath, routePath := r.URL.Path, ""
 	switch {
 	case f["path.dot-segment-bypass"]:
 		authPath = r.URL.EscapedPath()

@@ -191,7 +191,8 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			continue
 		}
 		var b bytes.Buffer
-		if err := write(&b); err == nil {
+		err := write(&b)
+		if err == nil {
 			err = os.WriteFile(file, b.Bytes(), 0o600)
 		}
 		if err != nil {
