@@ -120,12 +120,15 @@ type UncleanEnd struct {
 	Seq    uint64 // chain.seq of its last record
 	Linked bool   // the next chain's start record links to that record (nothing is missing between them)
 	Last   bool   // the log's last chain: no next chain (still being written, or stopped since)
+	Torn   bool   // a partly written record follows the last one (the crash cut a write short)
 }
 
 func (u UncleanEnd) String() string {
 	switch {
 	case u.Last:
 		return fmt.Sprintf("chain %s ends at seq %d without an end record (still being written, or the writer stopped uncleanly)", u.Chain, u.Seq)
+	case u.Linked && u.Torn:
+		return fmt.Sprintf("chain %s stopped at seq %d without an end record, its next record torn (writer killed or crashed mid-write); the next chain links to its last whole record", u.Chain, u.Seq)
 	case u.Linked:
 		return fmt.Sprintf("chain %s stopped at seq %d without an end record (writer killed or crashed); the next chain links to its last record", u.Chain, u.Seq)
 	}
@@ -207,6 +210,8 @@ type verifier struct {
 	lineNo    int
 	blank     int
 	blankFile string
+	torn      int // line of a line that is not a chained record, pending
+	tornFile  string
 }
 
 func newVerifier(cfg VerifyConfig) (*verifier, error) {
@@ -368,6 +373,12 @@ func (v *verifier) source(name string, r io.Reader) error {
 		}
 		c, ok := parseChainLine(line)
 		if !ok {
+			if v.open && v.torn == 0 && complete {
+				// Perhaps a record torn by a crash: acceptable only
+				// right before a chain that links past it.
+				v.torn, v.tornFile = v.lineNo, name
+				continue
+			}
 			return v.tamper(v.lineNo, v.expect, "not a chained record")
 		}
 		if !complete {
@@ -382,6 +393,9 @@ func (v *verifier) source(name string, r io.Reader) error {
 func (v *verifier) record(c chainRecord) error {
 	lineNo := v.lineNo
 	msg := recordMessage(c.signed)
+	if v.torn != 0 && (c.seq != 1 || msg != MsgChainStart) {
+		return &TamperError{File: v.tornFile, Line: v.torn, Seq: v.expect, Reason: "not a chained record"}
+	}
 	if c.seq == 1 {
 		if msg != MsgChainStart {
 			return v.tamper(lineNo, 1, "chain does not begin with a start record")
@@ -459,9 +473,13 @@ func (v *verifier) start(c chainRecord) error {
 			return v.tamper(v.lineNo, 1, "chain start links to a record the log does not hold: record replaced")
 		}
 	}
-	if v.open {
-		v.res.Unclean = append(v.res.Unclean, UncleanEnd{File: v.lastFile, Line: v.lastLine, Chain: v.id, Seq: v.last.Seq, Linked: linked})
+	if v.torn != 0 && !linked {
+		return &TamperError{File: v.tornFile, Line: v.torn, Seq: v.expect, Reason: "not a chained record"}
 	}
+	if v.open {
+		v.res.Unclean = append(v.res.Unclean, UncleanEnd{File: v.lastFile, Line: v.lastLine, Chain: v.id, Seq: v.last.Seq, Linked: linked, Torn: v.torn != 0})
+	}
+	v.torn = 0
 	v.open, v.id, v.kid, v.prev, v.expect = true, c.id, c.kid, [sha256.Size]byte{}, 1
 	v.chains[c.id] = true
 	v.res.Chains++
@@ -497,6 +515,9 @@ func (v *verifier) finish() (VerifyResult, error) {
 				return res, &TamperError{File: endFile, Line: end, Seq: cp.pos.seq, Reason: reason}
 			}
 		}
+	}
+	if v.torn != 0 {
+		return res, &TamperError{File: v.tornFile, Line: v.torn, Seq: v.expect, Reason: "not a chained record"}
 	}
 	if res.Records == 0 {
 		return res, &TamperError{File: v.file, Line: 1, Seq: 1, Reason: "empty log"}
