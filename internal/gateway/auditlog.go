@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/bulwark-go/bulwark/audit"
 )
@@ -29,8 +31,18 @@ func (g *Gateway) buildAudit(cfg *Config, o Options, prev *parts, route func(*ht
 		h = sink
 		g.parts.add("audit", key, sink, closeFn)
 	}
+	if r, ok := h.(interface{ Reopen() error }); ok {
+		g.reopenAudit = r.Reopen
+	}
+	var after float64
+	if ag := cfg.Audit.Aggregate; ag != nil {
+		var err error
+		if after, err = aggregateAfter(ag.After); err != nil {
+			return nil, err
+		}
+	}
 	a, err := audit.New(audit.Config{
-		Handler: h, Now: o.Now,
+		Handler: h, Now: o.Now, FloodAfter: after,
 		Route: func(r *http.Request) string { name, _ := route(r); return name },
 		Attrs: func(r *http.Request, at []slog.Attr) []slog.Attr {
 			if _, svc := route(r); svc != "" {
@@ -68,7 +80,10 @@ func openAuditSink(cfg *Config, o Options) (slog.Handler, func() error, error) {
 		case "stderr":
 			w = os.Stderr
 		default:
-			f, err := os.OpenFile(cfg.Path(out), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- the operator names the log file
+			if cfg.Audit.HMACKeyFile != "" {
+				return openAuditFile(cfg, o)
+			}
+			f, err := newReopener(cfg.Path(out))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -86,13 +101,11 @@ func openAuditSink(cfg *Config, o Options) (slog.Handler, func() error, error) {
 		return err
 	}
 	var h slog.Handler = slog.NewJSONHandler(w, nil)
+	if r, ok := w.(*reopener); ok {
+		h = reopenHandler{h, r}
+	}
 	if cfg.Audit.HMACKeyFile != "" {
-		raw, err := os.ReadFile(cfg.Path(cfg.Audit.HMACKeyFile)) // #nosec G304 -- the operator names the key file
-		if err != nil {
-			_ = closeAll()
-			return nil, nil, err
-		}
-		key, err := audit.ParseKey(strings.TrimSpace(string(raw)))
+		key, err := auditKey(cfg)
 		if err != nil {
 			_ = closeAll()
 			return nil, nil, err
@@ -107,3 +120,90 @@ func openAuditSink(cfg *Config, o Options) (slog.Handler, func() error, error) {
 	}
 	return h, closeAll, nil
 }
+
+func auditKey(cfg *Config) ([]byte, error) {
+	raw, err := os.ReadFile(cfg.Path(cfg.Audit.HMACKeyFile)) // #nosec G304 -- the operator names the key file
+	if err != nil {
+		return nil, err
+	}
+	return audit.ParseKey(strings.TrimSpace(string(raw)))
+}
+
+// openAuditFile opens the chained audit file: synced, checkpointed and
+// rotated as the audit section says, its chain linked to the last record
+// already in the file.
+func openAuditFile(cfg *Config, o Options) (slog.Handler, func() error, error) {
+	a := cfg.Audit
+	key, err := auditKey(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	fc := audit.FileConfig{Key: key, Now: o.Now}
+	if fc.SyncEveryRecord, fc.SyncInterval, err = auditSync(a.Sync); err != nil {
+		return nil, nil, err
+	}
+	if cp := a.Checkpoints; cp != nil {
+		fc.Checkpoints = cfg.Path(cp.File)
+		if fc.CheckpointEvery, fc.CheckpointInterval, err = checkpointEvery(cp.Every); err != nil {
+			return nil, nil, err
+		}
+	}
+	if r := a.Rotate; r != nil {
+		fc.MaxSize, fc.MaxAge, fc.Keep = int64(r.MaxSize), time.Duration(r.MaxAge), r.Keep
+	}
+	f, err := audit.OpenFile(cfg.Path(a.Output), fc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, f.Close, nil
+}
+
+// reopener is an unchained audit file that can be reopened at its path
+// (SIGUSR1, after logrotate renamed it).
+type reopener struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func newReopener(path string) (*reopener, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- the operator names the log file
+	if err != nil {
+		return nil, err
+	}
+	return &reopener{path: path, f: f}, nil
+}
+
+func (r *reopener) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.f.Write(p)
+}
+
+// Reopen opens the path afresh and closes the old file.
+func (r *reopener) Reopen() error {
+	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600) // #nosec G304 -- the operator names the log file
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	old := r.f
+	r.f = f
+	r.mu.Unlock()
+	return old.Close()
+}
+
+func (r *reopener) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.f.Close()
+}
+
+// reopenHandler is the JSON handler of an unchained audit file, with the
+// file's Reopen.
+type reopenHandler struct {
+	slog.Handler
+	r *reopener
+}
+
+func (h reopenHandler) Reopen() error { return h.r.Reopen() }
