@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +101,42 @@ func TestAggregateAfter(t *testing.T) {
 		got, err := aggregateAfter(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && tc.want != 0 && got != tc.want) {
 			t.Errorf("aggregateAfter(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// One line per request: 1,000 requests from one client at 10/s, all but
+// the first refused by the rate limit, each have a record of their own,
+// by default and under aggregate: {after: 50/s}.
+func TestEveryDenialIsAudited(t *testing.T) {
+	b := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer b.Close()
+	for _, extra := range []string{"", "audit: {aggregate: {after: 50/s}}\n"} {
+		clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+		logs := &syncBuffer{}
+		g := buildWith(t, "upstream: "+b.URL+"\nratelimit: {policies: [{name: tight, key: ip, limit: 1, period: 1h}]}\nroutes: [{path: /, auth: none, ratelimit: [tight]}]\n"+extra,
+			Options{Now: clock.Now, AuditWriter: logs})
+		denied := 0
+		for range 1000 {
+			if do(g.Handler(), "GET", "/x", nil, "").Code == http.StatusTooManyRequests {
+				denied++
+			}
+			clock.Add(100 * time.Millisecond)
+		}
+		if err := g.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ids := map[any]bool{}
+		for _, r := range logs.records(t) {
+			if r["msg"] == "audit.aggregate" {
+				t.Fatalf("%q: an aggregate record at 10/s: %v", extra, r)
+			}
+			if r["http.response.status_code"] == float64(http.StatusTooManyRequests) {
+				ids[r["request_id"]] = true
+			}
+		}
+		if denied != 999 || len(ids) != 999 {
+			t.Errorf("%q: %d denied, %d denial records with distinct request IDs; want 999 and 999", extra, denied, len(ids))
 		}
 	}
 }
