@@ -105,6 +105,7 @@ type File struct {
 	dirty   bool
 	lastCP  time.Time
 	records uint64 // records since the last checkpoint
+	pending *Link  // the link for the next chain, while none is open
 	closed  bool
 	stop    chan struct{}
 	done    chan struct{}
@@ -240,7 +241,7 @@ func (l *File) openLocked(prev *Link) error {
 		_ = f.Close()
 		return err
 	}
-	l.chain = ch
+	l.chain, l.pending = ch, nil
 	return l.syncLocked()
 }
 
@@ -262,8 +263,14 @@ func (l *File) Handle(ctx context.Context, r slog.Record) error {
 func (l *File) handle(ctx context.Context, r slog.Record, derive func(slog.Handler) slog.Handler) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.chain == nil {
+	if l.closed {
 		return ErrClosed
+	}
+	if l.chain == nil {
+		// A rotation or reopen could not open the file: try again.
+		if err := l.openLocked(l.pending); err != nil {
+			return err
+		}
 	}
 	var h slog.Handler = l.chain
 	if derive != nil {
@@ -364,7 +371,7 @@ func (l *File) endSegmentLocked() (*Link, error) {
 	last := l.chain.Last()
 	l.dirty = true
 	err = errors.Join(err, l.syncLocked(), l.f.Close())
-	l.chain = nil
+	l.chain, l.pending = nil, &last
 	return &last, err
 }
 

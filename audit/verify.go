@@ -396,23 +396,23 @@ func (v *verifier) record(c chainRecord) error {
 	if v.torn != 0 && (c.seq != 1 || msg != MsgChainStart) {
 		return &TamperError{File: v.tornFile, Line: v.torn, Seq: v.expect, Reason: "not a chained record"}
 	}
+	prev := v.prev
 	if c.seq == 1 {
 		if msg != MsgChainStart {
 			return v.tamper(lineNo, 1, "chain does not begin with a start record")
 		}
-		if err := v.start(c); err != nil {
-			return err
+		prev = [sha256.Size]byte{}
+	} else {
+		switch {
+		case !v.open:
+			return v.tamper(lineNo, c.seq, "record outside a chain: start record missing")
+		case c.id != v.id:
+			return v.tamper(lineNo, v.expect, "record from another chain")
+		case c.seq != v.expect:
+			return v.tamper(lineNo, v.expect, fmt.Sprintf("sequence gap: expected %d, found %d (records removed, inserted or reordered)", v.expect, c.seq))
+		case c.kid != v.kid:
+			return v.tamper(lineNo, v.expect, "key id changed inside a chain")
 		}
-	}
-	switch {
-	case !v.open:
-		return v.tamper(lineNo, c.seq, "record outside a chain: start record missing")
-	case c.id != v.id:
-		return v.tamper(lineNo, v.expect, "record from another chain")
-	case c.seq != v.expect:
-		return v.tamper(lineNo, v.expect, fmt.Sprintf("sequence gap: expected %d, found %d (records removed, inserted or reordered)", v.expect, c.seq))
-	case c.kid != v.kid:
-		return v.tamper(lineNo, v.expect, "key id changed inside a chain")
 	}
 	key, ok := v.cfg.Keys[c.kid]
 	if !ok {
@@ -421,12 +421,18 @@ func (v *verifier) record(c chainRecord) error {
 		}
 	}
 	m := hmac.New(sha256.New, key)
-	m.Write(v.prev[:])
+	m.Write(prev[:])
 	m.Write(c.signed)
 	var sum [sha256.Size]byte
 	m.Sum(sum[:0])
 	if !hmac.Equal(sum[:], c.mac[:]) {
 		return v.tamper(lineNo, c.seq, "MAC mismatch: record altered or wrong key")
+	}
+	// The start record is authentic: now its link to the chain before.
+	if c.seq == 1 {
+		if err := v.start(c); err != nil {
+			return err
+		}
 	}
 	if i, ok := v.cpAt[chainPos{v.id, c.seq}]; ok {
 		if v.cps[i].mac != c.mac {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"errors"
@@ -92,7 +93,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		cfg.Checkpoints = f
 	}
-	names, err := logFiles(fs.Args(), *cpFile)
+	names, err := logFiles(fs.Args(), *cpFile, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "bulwark audit verify: %v\n", err)
 		return 2
@@ -148,7 +149,7 @@ func place(file, cpFile string) string {
 // files, a glob to its matches; the files of a directory or glob ordered
 // by the time of their first record (then by name). The checkpoint file
 // is never one of the log files.
-func logFiles(args []string, cpFile string) ([]string, error) {
+func logFiles(args []string, cpFile string, stdout io.Writer) ([]string, error) {
 	var out []string
 	skip := map[string]bool{}
 	if cpFile != "" {
@@ -173,9 +174,15 @@ func logFiles(args []string, cpFile string) ([]string, error) {
 			}
 			var group []string
 			for _, e := range ents {
-				if p := filepath.Join(a, e.Name()); e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && keep(p) {
-					group = append(group, p)
+				p := filepath.Join(a, e.Name())
+				if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") || !keep(p) {
+					continue
 				}
+				if why := notALog(p); why != "" {
+					fmt.Fprintf(stdout, "%s: skipped: %s\n", p, why)
+					continue
+				}
+				group = append(group, p)
 			}
 			if len(group) == 0 {
 				return nil, fmt.Errorf("%s: no log files", a)
@@ -201,6 +208,30 @@ func logFiles(args []string, cpFile string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// notALog says why a file in a directory is not one of the log's files:
+// it has no chained record at all (a key, a note), or it is a checkpoint
+// file. Anything else that is not intact is verified, and fails.
+func notALog(name string) string {
+	f, err := os.Open(name) // #nosec G304 -- the operator names the log folder
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 64<<10)
+	first, _ := br.ReadSlice('\n')
+	if !bytes.Contains(first, []byte(`"chain.mac":"`)) {
+		return "not a chained log"
+	}
+	second, _ := br.ReadSlice('\n')
+	var rec struct {
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal(second, &rec) == nil && rec.Msg == audit.MsgCheckpoint {
+		return "a checkpoint file (give it with -checkpoints)"
+	}
+	return ""
 }
 
 // byFirstRecord sorts files by the time of their first record, then by

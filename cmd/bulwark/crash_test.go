@@ -181,6 +181,13 @@ func TestAuditVerifyRotatedFiles(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A directory also holds what is not the log: skipped, and said so.
+	if err := os.WriteFile(filepath.Join(dir, "NOTES"), []byte("rotated daily\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(cpPath, filepath.Join(dir, "audit.checkpoints")); err != nil {
+		t.Fatal(err)
+	}
 	files, _ := audit.Rotated(logPath)
 	files = append(files, logPath)
 	v := func(args ...string) []string {
@@ -193,6 +200,8 @@ func TestAuditVerifyRotatedFiles(t *testing.T) {
 		want string
 	}{
 		{"directory", v(dir), 0, "(5 files)"},
+		{"directory: the checkpoint file is skipped", v(dir), 0, "audit.checkpoints: skipped: a checkpoint file"},
+		{"directory: other files are skipped", v(dir), 0, "NOTES: skipped: not a chained log"},
 		{"glob", v(filepath.Join(dir, "audit.log*")), 0, "in 5 chain(s)"},
 		{"files in order", v(files...), 0, "intact"},
 		{"files reordered", v(files[0], files[2], files[1], files[3], files[4]), 1, "TAMPERED"},
@@ -207,4 +216,12 @@ func TestAuditVerifyRotatedFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from) // #nosec G304 -- test files
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o600)
 }
