@@ -13,3 +13,7 @@ func Crash(l *File) {
 	close(l.stop)
 	<-l.done
 }
+
+// Tick runs one round of l's background work (flush, checkpoint by time,
+// rotation by age) now, by l's clock.
+func Tick(l *File) { l.tick() }

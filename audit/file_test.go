@@ -220,3 +220,42 @@ func TestFileConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// Checkpoints by time and rotation by age follow the configured clock.
+func TestFileCheckpointIntervalAndMaxAge(t *testing.T) {
+	dir := t.TempDir()
+	path, cps := filepath.Join(dir, "audit.log"), filepath.Join(dir, "cp")
+	clk := newClock()
+	l := openFile(t, path, audit.FileConfig{Checkpoints: cps, CheckpointInterval: time.Minute, MaxAge: time.Hour, Now: clk.Now})
+	count := func() int {
+		b, _ := os.ReadFile(cps)
+		return bytes.Count(b, []byte(`"msg":"audit.checkpoint"`))
+	}
+	start := count() // the chain's start
+	slog.New(l).Info("one")
+	audit.Tick(l)
+	if got := count(); got != start {
+		t.Errorf("checkpoints before a minute passed: %d, want %d", got, start)
+	}
+	clk.Advance(2 * time.Minute)
+	audit.Tick(l)
+	if got := count(); got != start+1 {
+		t.Errorf("checkpoints after a minute with a record: %d, want %d", got, start+1)
+	}
+	audit.Tick(l) // nothing new to checkpoint
+	if got := count(); got != start+1 {
+		t.Errorf("checkpoints after an idle tick: %d, want %d", got, start+1)
+	}
+	clk.Advance(time.Hour)
+	audit.Tick(l)
+	if old, _ := audit.Rotated(path); len(old) != 1 {
+		t.Errorf("after max_age: %d rotated files, want 1", len(old))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := audit.Rotated(path)
+	if _, err := verifyFiles(append(old, path), cps, false); err != nil {
+		t.Errorf("VerifyFiles = %v", err)
+	}
+}

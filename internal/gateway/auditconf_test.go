@@ -140,3 +140,20 @@ func TestEveryDenialIsAudited(t *testing.T) {
 		}
 	}
 }
+
+func FuzzAuditValues(f *testing.F) {
+	for _, s := range []string{"50/s", "600/m", "1000", "1m", "every_record", "interval", "200ms", "NaN/s", "-1", "1e309/s", "0.5/s", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if v, err := aggregateAfter(s); err == nil && !(v >= 0.01 && v <= 1e6) {
+			t.Errorf("aggregateAfter(%q) = %v, outside 0.01..1e6", s, v)
+		}
+		if n, d, err := checkpointEvery(s); err == nil && (n < 0 || d < 0 || (n > 0 && d > 0)) {
+			t.Errorf("checkpointEvery(%q) = %d, %v", s, n, d)
+		}
+		if every, d, err := auditSync(s); err == nil && (d < 0 || (every && d != 0)) {
+			t.Errorf("auditSync(%q) = %v, %v", s, every, d)
+		}
+	})
+}
