@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -224,4 +226,58 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o600)
+}
+
+// logrotate's create mode: the file is renamed, then SIGUSR1 makes the
+// gateway end its chain in the renamed file and start a linked one at the
+// path; both verify as one chain.
+func TestServeSIGUSR1ReopensTheAuditFile(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "audit.key")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "bulwark.yaml")
+	if err := os.WriteFile(cfg, []byte("routes: [{path: /public/, auth: none}]\naudit: {output: audit.log, hmac_key_file: audit.key}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	usr1 := make(chan os.Signal, 1)
+	addr := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	stderr := &lockedBuffer{}
+	go func() {
+		done <- serveMain(ctx, serveOptions{configFile: cfg, listen: "127.0.0.1:0", shutdownDelay: new(time.Duration), reopen: usr1,
+			listening: func(pub, _ net.Addr) { addr <- pub }}, io.Discard, stderr)
+	}()
+	base := "http://" + (<-addr).String()
+	hit := func() {
+		resp, err := http.Get(base + "/public/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	hit()
+	logPath := filepath.Join(dir, "audit.log")
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	usr1 <- syscall.SIGUSR1
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), "reopened the audit file"); {
+		if time.Now().After(deadline) || strings.Contains(stderr.String(), "reopening the audit file") {
+			t.Fatalf("no reopen after SIGUSR1:\n%s", stderr)
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the log line
+	}
+	hit()
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited with %d:\n%s", code, stderr)
+	}
+	code, out, errOut := runCmd("audit", "verify", "-key-file", keyFile, logPath+".1", logPath)
+	if code != 0 || !strings.Contains(out, "in 2 chain(s)") {
+		t.Errorf("audit verify of the renamed and the new file = exit %d\nstdout: %s\nstderr: %s\nwant intact, 2 chains", code, out, errOut)
+	}
 }
