@@ -53,8 +53,8 @@ func New(cfg Config) (*Auditor, error) {
 		_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails (Go 1.24+)
 		return mrand.NewChaCha8(seed)
 	}
-	if !s.noFlood {
-		a.flood = newFlood(s.floodEvery, s.floodMaxKeys)
+	if s.floodAfter > 0 {
+		a.flood = newFlood(s.floodAfter, s.floodEvery, s.floodMaxKeys)
 	}
 	for _, h := range s.logHeaders {
 		a.headerKeys = append(a.headerKeys, "http.request.header."+strings.ToLower(h))
@@ -68,7 +68,7 @@ func (a *Auditor) Redactor() *Redactor { return a.s.red }
 
 // Stats counts what the auditor did not write as a record of its own.
 type Stats struct {
-	Suppressed    uint64 // denials counted into "audit.aggregate" records
+	Suppressed    uint64 // denials folded into "audit.aggregate" records
 	HandlerErrors uint64 // records the handler failed to write
 }
 
@@ -241,7 +241,7 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 			if addr.IsValid() {
 				k.client = clientip.Aggregate(addr, 64)
 			}
-			ok, sums := a.flood.allow(k, end)
+			ok, sums := a.flood.allow(k, end, st.id, events[0].reason)
 			a.writeSummaries(ctx, sums)
 			if !ok {
 				a.suppressed.Add(1)
@@ -338,8 +338,8 @@ func (a *Auditor) handle(ctx context.Context, rec slog.Record) {
 // a background context (secevent.NewContext(ctx, auditor)) and
 // secevent.Emit reaches it. Called with a request context from the
 // auditor's middleware, it adds e to that request's record instead.
-// Repeated identical events (same name and reason) are aggregated like
-// denials.
+// With [Config.FloodAfter], repeated identical events (same name and
+// reason) are aggregated like denials.
 func (a *Auditor) Record(ctx context.Context, e secevent.Event) {
 	if e.Name == "" {
 		return
@@ -357,7 +357,7 @@ func (a *Auditor) standalone(ctx context.Context, ev eventEntry, reqID string) {
 		return
 	}
 	if a.flood != nil {
-		ok, sums := a.flood.allow(floodKey{event: ev.name, route: ev.reason}, now)
+		ok, sums := a.flood.allow(floodKey{event: ev.name, route: ev.reason}, now, reqID, "")
 		a.writeSummaries(ctx, sums)
 		if !ok {
 			a.suppressed.Add(1)
@@ -384,6 +384,21 @@ func (a *Auditor) writeSummaries(ctx context.Context, sums []summary) {
 		rec := slog.NewRecord(s.end.UTC(), slog.LevelWarn, MsgAggregate, 0)
 		rec.AddAttrs(slog.String("event.name", s.key.event), slog.Int("aggregate.count", s.count),
 			slog.Time("aggregate.start", s.start.UTC()), slog.Time("aggregate.end", s.end.UTC()))
+		if s.firstID != "" {
+			ids := make(list, len(s.ids))
+			for i, id := range s.ids {
+				ids[i] = slog.StringValue(id)
+			}
+			rec.AddAttrs(slog.String("aggregate.first_request_id", s.firstID), slog.String("aggregate.last_request_id", s.lastID),
+				slog.Any("aggregate.request_ids", ids))
+		}
+		if len(s.reasons) > 0 {
+			rs := make(list, len(s.reasons))
+			for i, r := range s.reasons {
+				rs[i] = slog.StringValue(red(r))
+			}
+			rec.AddAttrs(slog.Any("aggregate.reasons", rs))
+		}
 		if s.key.status != 0 {
 			rec.AddAttrs(slog.Int("http.response.status_code", s.key.status))
 			if s.key.route != "" {

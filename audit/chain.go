@@ -18,6 +18,7 @@ import (
 const (
 	MsgChainStart = "audit.chain.start" // the first record of a chain (seq 1)
 	MsgChainEnd   = "audit.chain.end"   // written by [Chain.Close]
+	MsgCheckpoint = "audit.checkpoint"  // a signed checkpoint, in the checkpoint chain
 
 	// DefaultCheckpointEvery is how many records pass between checkpoints.
 	DefaultCheckpointEvery = 1000
@@ -43,6 +44,21 @@ type ChainConfig struct {
 	// [Verify] then catches a truncated tail and a log rewritten from an
 	// earlier record on. Default: none.
 	Checkpoints io.Writer
+
+	// CheckpointChain, when set, receives the checkpoints as records of
+	// its own chain instead ("audit.checkpoint", with
+	// checkpoint.chain.id, .kid, .seq and .mac): signed, so that removing
+	// or altering a checkpoint shows too, and linked across restarts like
+	// any chain. Several log chains (one per rotated file) can share one.
+	// Excludes Checkpoints. Default: none.
+	CheckpointChain *Chain
+
+	// Prev, when set, is the last record of the chain this one continues
+	// (the previous file before a rotation, or the chain a crashed writer
+	// left open): the start record names it, so that [Verify] reports a
+	// segment removed or reordered between the two, and tells a crash
+	// (an unclean end) from tampering. Default: none (a first chain).
+	Prev *Link
 
 	// CheckpointEvery is the checkpoint interval in records. Default
 	// [DefaultCheckpointEvery]. Must be zero when Checkpoints is nil.
@@ -77,7 +93,12 @@ type Chain struct {
 	every  uint64
 	now    func() time.Time
 	closed bool
+
+	cpChain *Chain
+	cpSeq   uint64 // seq of the latest checkpoint
 }
+
+func (c *Chain) hasCP() bool { return c.cp != nil || c.cpChain != nil }
 
 // NewChain checks cfg, writes the chain's start record to w and returns
 // the [Chain]. Every problem found is returned, joined; each is a
@@ -98,17 +119,22 @@ func NewChain(w io.Writer, cfg ChainConfig) (*Chain, error) {
 	}
 	every := cfg.CheckpointEvery
 	switch {
-	case cfg.Checkpoints == nil && every != 0:
+	case cfg.Checkpoints != nil && cfg.CheckpointChain != nil:
+		errs = append(errs, &ConfigError{Field: "CheckpointChain", Reason: "set together with Checkpoints: choose one"})
+	case cfg.Checkpoints == nil && cfg.CheckpointChain == nil && every != 0:
 		errs = append(errs, &ConfigError{Field: "CheckpointEvery", Reason: "set without Checkpoints"})
 	case every == 0:
 		every = DefaultCheckpointEvery
 	case every < 0:
 		errs = append(errs, &ConfigError{Field: "CheckpointEvery", Reason: "must be positive"})
 	}
+	if p := cfg.Prev; p != nil && (!ValidRequestID(p.ID) || p.Seq == 0 || len(p.MAC) != 2*sha256.Size || !lowerHex(p.MAC)) {
+		errs = append(errs, &ConfigError{Field: "Prev", Reason: "must name a chain record: its chain id, seq and lower-case hex MAC"})
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	c := &Chain{w: w, mac: hmac.New(sha256.New, cfg.Key), kid: kid, id: NewRequestID()[:16],
+	c := &Chain{cpChain: cfg.CheckpointChain, w: w, mac: hmac.New(sha256.New, cfg.Key), kid: kid, id: NewRequestID()[:16],
 		cp: cfg.Checkpoints, now: cfg.Now}
 	c.every = uint64(every) // #nosec G115 -- every was checked positive above
 	if c.now == nil {
@@ -116,8 +142,21 @@ func NewChain(w io.Writer, cfg ChainConfig) (*Chain, error) {
 	}
 	c.root = slog.NewJSONHandler(capture{c}, &slog.HandlerOptions{Level: cfg.Level})
 	rec := slog.NewRecord(c.now().UTC(), slog.LevelInfo, MsgChainStart, 0)
-	if err := c.write(context.Background(), c.root, rec, true); err != nil {
+	if p := cfg.Prev; p != nil {
+		rec.AddAttrs(slog.String("chain.prev.id", p.ID), slog.Uint64("chain.prev.seq", p.Seq), slog.String("chain.prev.mac", p.MAC))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeLocked(context.Background(), c.root, rec, true); err != nil {
 		return nil, err
+	}
+	// Every chain is in the checkpoints from its first record, so that
+	// removing a whole segment shows even when it was shorter than the
+	// checkpoint interval.
+	if c.hasCP() && c.cpSeq != c.seq {
+		if err := c.checkpointLocked(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -206,7 +245,7 @@ func (c *Chain) writeLocked(ctx context.Context, h slog.Handler, r slog.Record, 
 	out = append(out, "\"}\n"...)
 	c.out = out
 	_, err := c.w.Write(out)
-	if err == nil && c.cp != nil && c.seq%c.every == 0 {
+	if err == nil && c.hasCP() && c.seq%c.every == 0 {
 		err = c.checkpointLocked()
 	}
 	return err
@@ -224,6 +263,13 @@ func appendChainFields(b []byte, id, kid string, seq uint64) []byte {
 }
 
 func (c *Chain) checkpointLocked() error {
+	c.cpSeq = c.seq
+	if c.cpChain != nil {
+		rec := slog.NewRecord(c.now().UTC(), slog.LevelInfo, MsgCheckpoint, 0)
+		rec.AddAttrs(slog.String("checkpoint.chain.id", c.id), slog.String("checkpoint.chain.kid", c.kid),
+			slog.Uint64("checkpoint.chain.seq", c.seq), slog.String("checkpoint.chain.mac", hex.EncodeToString(c.prev[:])))
+		return c.cpChain.write(context.Background(), c.cpChain.root, rec, false)
+	}
 	b := append([]byte(nil), `{"time":"`...)
 	b = c.now().UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
@@ -235,18 +281,30 @@ func (c *Chain) checkpointLocked() error {
 	return err
 }
 
-// Checkpoint writes a checkpoint for the latest record now.
+// Checkpoint writes a checkpoint for the latest record now, unless it is
+// already checkpointed.
 func (c *Chain) Checkpoint() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	if c.cp == nil {
+	if !c.hasCP() || c.cpSeq == c.seq {
 		return nil
 	}
 	return c.checkpointLocked()
 }
+
+// Last returns the chain's latest record as a [Link], for the
+// [ChainConfig.Prev] of the chain that continues it.
+func (c *Chain) Last() Link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Link{ID: c.id, Seq: c.seq, MAC: hex.EncodeToString(c.prev[:])}
+}
+
+// ID returns the chain's id (chain.id).
+func (c *Chain) ID() string { return c.id }
 
 // Close writes the chain's end record and a final checkpoint; later
 // records are refused with [ErrClosed]. It does not close the writers.
@@ -257,7 +315,7 @@ func (c *Chain) Close() error {
 		return nil
 	}
 	err := c.writeLocked(context.Background(), c.root, slog.NewRecord(c.now().UTC(), slog.LevelInfo, MsgChainEnd, 0), true)
-	if err == nil && c.cp != nil && c.seq%c.every != 0 {
+	if err == nil && c.hasCP() && c.cpSeq != c.seq {
 		err = c.checkpointLocked()
 	}
 	c.closed = true

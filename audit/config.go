@@ -18,8 +18,8 @@ const (
 	DefaultMaxEvents = 16
 	// DefaultUserAgentLen caps user_agent.original, in bytes.
 	DefaultUserAgentLen = 256
-	// DefaultFloodInterval is the window over which identical denials are
-	// summarized in one record.
+	// DefaultFloodInterval is the longest an aggregate of denials stays
+	// open before its record is written.
 	DefaultFloodInterval = 10 * time.Second
 	// DefaultFloodMaxKeys bounds the flood aggregator's table; beyond it,
 	// denials are aggregated per event name only.
@@ -27,8 +27,8 @@ const (
 )
 
 // Config configures an [Auditor]. The zero value writes JSON records to
-// standard error, takes a well-formed inbound X-Request-ID, redacts the
-// default secrets and summarizes floods of identical denials.
+// standard error, one per request, takes a well-formed inbound
+// X-Request-ID and redacts the default secrets.
 type Config struct {
 	// Handler receives every record. Default: slog.NewJSONHandler on
 	// os.Stderr. Wrap it in [NewChain] for tamper evidence and in
@@ -81,22 +81,33 @@ type Config struct {
 	// [DefaultUserAgentLen]; at most Redact.MaxLen.
 	UserAgentLen int
 
-	// FloodInterval is the window of flood aggregation: within it, a
+	// FloodAfter, when set, is the rate (denials per second) above which
+	// identical denials are folded instead of written one by one: a
 	// denial (a response of 400 or more that carried a security event)
-	// identical to one already logged — same first event, status, route
-	// pattern (not path, which the attacker chooses) and client (IPv6 by
-	// /64) — is counted instead of written, and one
-	// "audit.aggregate" record gives the count when the window ends.
-	// Security events recorded outside requests are aggregated by name
-	// and reason the same way. Default [DefaultFloodInterval].
+	// with the same first event, status, route pattern (not path, which
+	// the attacker chooses) and client (IPv6 by /64) as others is written
+	// as a record of its own while that key stays within FloodAfter per
+	// second (with a burst of one second's worth); beyond it, it is
+	// folded into one "audit.aggregate" record that gives the count, the
+	// first and last request ID, up to 100 request IDs and up to 8
+	// distinct reasons, written when the key falls back under the rate,
+	// after FloodInterval, or at Close. Security events recorded outside
+	// requests are aggregated by name and reason the same way. An
+	// attacker then adds at most FloodAfter records per second per key
+	// plus one aggregate. Default 0: never aggregate, every request has a
+	// record of its own.
+	FloodAfter float64
+
+	// FloodInterval is the longest an aggregate stays open before its
+	// record is written. Default [DefaultFloodInterval]. Needs FloodAfter.
 	FloodInterval time.Duration
 
 	// FloodMaxKeys bounds the aggregation table. Default
-	// [DefaultFloodMaxKeys]; at most 1,000,000.
+	// [DefaultFloodMaxKeys]; at most 1,000,000. Needs FloodAfter.
 	FloodMaxKeys int
 
-	// DangerouslyDisableFloodAggregation writes every denial, so that an
-	// attacker can make the log grow as fast as it can send requests.
+	// Deprecated: every request has a record of its own unless FloodAfter
+	// is set; this field does nothing. It must not be set with FloodAfter.
 	DangerouslyDisableFloodAggregation bool
 
 	// Now returns the current time. Default time.Now. Records carry it in
@@ -114,6 +125,7 @@ type settings struct {
 	red          *Redactor
 	maxEvents    int
 	uaLen        int
+	floodAfter   float64
 	floodEvery   time.Duration
 	floodMaxKeys int
 	noFlood      bool
@@ -124,7 +136,7 @@ func (cfg *Config) check() (settings, []error) {
 	var errs []error
 	s := settings{
 		h: cfg.Handler, idHeader: cfg.RequestIDHeader, ignoreID: cfg.IgnoreInboundRequestID, route: cfg.Route, attrs: cfg.Attrs,
-		maxEvents: cfg.MaxEvents, uaLen: cfg.UserAgentLen, floodEvery: cfg.FloodInterval,
+		maxEvents: cfg.MaxEvents, uaLen: cfg.UserAgentLen, floodAfter: cfg.FloodAfter, floodEvery: cfg.FloodInterval,
 		floodMaxKeys: cfg.FloodMaxKeys, noFlood: cfg.DangerouslyDisableFloodAggregation, now: cfg.Now,
 	}
 	if s.h == nil {
@@ -173,9 +185,17 @@ func (cfg *Config) check() (settings, []error) {
 	case s.floodMaxKeys < 0 || s.floodMaxKeys > 1_000_000:
 		errs = append(errs, &ConfigError{Field: "FloodMaxKeys", Reason: "must be between 1 and 1000000"})
 	}
-	if s.noFlood && (cfg.FloodInterval != 0 || cfg.FloodMaxKeys != 0) {
+	switch {
+	case s.floodAfter != s.floodAfter || s.floodAfter < 0 || s.floodAfter > 1e6:
+		errs = append(errs, &ConfigError{Field: "FloodAfter", Reason: "must be between 0 (never aggregate) and 1000000 per second"})
+	case s.floodAfter > 0 && s.floodAfter < 0.01:
+		errs = append(errs, &ConfigError{Field: "FloodAfter", Reason: "must be at least 0.01 per second"})
+	case s.floodAfter == 0 && !s.noFlood && (cfg.FloodInterval > 0 || cfg.FloodMaxKeys > 0):
+		errs = append(errs, &ConfigError{Field: "FloodInterval", Reason: "FloodInterval and FloodMaxKeys need FloodAfter (without it nothing is aggregated)"})
+	}
+	if s.noFlood && (s.floodAfter != 0 || cfg.FloodInterval != 0 || cfg.FloodMaxKeys != 0) {
 		errs = append(errs, &ConfigError{Field: "DangerouslyDisableFloodAggregation",
-			Reason: "set together with FloodInterval or FloodMaxKeys: choose one"})
+			Reason: "set together with FloodAfter, FloodInterval or FloodMaxKeys: choose one"})
 	}
 	return s, errs
 }

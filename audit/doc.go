@@ -70,34 +70,71 @@
 //
 // # Floods
 //
-// A denial (status ≥ 400 with a security event) identical to one already
-// written in the last [Config.FloodInterval] — same first event, status,
-// route pattern and client (IPv6 by /64) — is counted, not written; one
-// "audit.aggregate" record gives the count when the window closes (or at
-// [Auditor.Close]). The table is bounded by [Config.FloodMaxKeys]. An
-// attacker therefore adds at most one record per key per interval.
+// By default every request has a record of its own. With
+// [Config.FloodAfter] (denials per second), a denial (status ≥ 400 with a
+// security event) of a key — same first event, status, route pattern and
+// client (IPv6 by /64) — is still written on its own while the key stays
+// within that rate; beyond it, it is folded into one "audit.aggregate"
+// record with aggregate.count, aggregate.first_request_id,
+// aggregate.last_request_id, up to 100 aggregate.request_ids and up to 8
+// aggregate.reasons, written when the key falls back under the rate, after
+// [Config.FloodInterval], or at [Auditor.Close]. The table is bounded by
+// [Config.FloodMaxKeys]. An attacker then adds at most FloodAfter records
+// per second per key, plus the aggregates.
 //
 // # Tamper evidence
 //
 // [NewChain] is an slog handler that writes JSON lines, each ending in
 // chain.id, chain.kid, chain.seq and chain.mac = HMAC-SHA256(key, previous
 // MAC ‖ the line up to the MAC). A chain begins with an "audit.chain.start"
-// record and [Chain.Close] ends it with "audit.chain.end". Checkpoints (the
-// latest sequence number and MAC) go every N records to a second sink
-// ([ChainConfig.Checkpoints]) the log's host cannot rewrite. [Verify] and
-// `bulwark audit verify [-key-file F | -key-env NAME] [-checkpoints F]
-// [-allow-open] FILE` report the first altered, inserted, removed or
-// reordered record with its line number (exit status 1), and a truncated
-// tail: a chain without its end record, or a checkpointed record missing.
-// A log still being written has no end record yet: verify it with
-// -allow-open and the checkpoints.
+// record and [Chain.Close] ends it with "audit.chain.end". A chain that
+// continues another ([ChainConfig.Prev]: after a restart, a rotation, a
+// reopen) names the other's last record in its start record
+// (chain.prev.id, chain.prev.seq, chain.prev.mac), so that segments are
+// linked: removing or reordering one breaks the link. Checkpoints (the
+// latest sequence number and MAC, at the start of every chain, every N
+// records and at Close) go to a second sink the log's host cannot rewrite:
+// plain lines ([ChainConfig.Checkpoints]) or, better, signed records of a
+// checkpoint chain of their own ([ChainConfig.CheckpointChain],
+// "audit.checkpoint"), so that a removed checkpoint shows too.
 //
-// Whoever holds the key can rewrite the whole chain; keep it in a secret
-// store, not beside the log, and keep the checkpoints elsewhere too. To
-// rotate the key, Close the chain and start a new one with the new Key and
-// a new KeyID (in the same file or a new one); [VerifyConfig.Keys] maps
-// each key ID to its key. Rotating log files works the same way: one chain
-// per file.
+// [Verify], [VerifyFiles] and `bulwark audit verify [-key-file F | -key-env
+// NAME] [-checkpoints F] [-allow-open] FILE|DIR|GLOB...` report the first
+// altered, inserted, removed or reordered record with its file and line
+// (a [*TamperError], exit status 1, "TAMPERED"). A chain that stopped
+// without its end record — the writer was killed (SIGKILL, OOM), crashed
+// or lost power, or is still writing — is an unclean end, not tampering:
+// listed in [VerifyResult.Unclean], accepted with [VerifyConfig.AllowOpen]
+// (-allow-open), and otherwise an [*UncleanError] ([ErrUnclean], exit
+// status 1, "UNCLEAN END"). A record torn by the crash is part of the
+// unclean end when the next chain links past it. Without checkpoints a
+// truncated tail looks like an unclean end; with them, every checkpointed
+// record from the log's first checkpointed chain on must be present, so a
+// removed file or segment and a truncated tail are tampering. Checkpoints of
+// chains older than the first file given are skipped: deleting the oldest
+// rotated files is what rotation does.
+//
+// Whoever holds the key can rewrite the whole chain, and the checkpoint
+// chain (MACed with the same key); keep it in a secret store, not beside
+// the log, and keep the checkpoints elsewhere too. To rotate the key,
+// Close the chain and start a new one with the new Key and a new KeyID (in
+// the same file or a new one); [VerifyConfig.Keys] maps each key ID to its
+// key.
+//
+// # Files: durability, rotation, reopening
+//
+// [OpenFile] is the chained log in a file, as `bulwark serve` writes it:
+// every record is written to the file (one write) before Handle returns,
+// so a killed process loses none; it is flushed to stable storage every
+// [FileConfig.SyncInterval] (default [DefaultSyncInterval], one second: a
+// power loss loses at most that) or, with [FileConfig.SyncEveryRecord],
+// before Handle returns. On open it reads the last record of the existing
+// file and links the new chain to it. It rotates by size and age
+// (path → path.<UTC time>, keeping [FileConfig.Keep]), reopens its path on
+// [File.Reopen] (logrotate's create mode, then SIGUSR1), writes signed
+// checkpoints to [FileConfig.Checkpoints] by count and by time, and keeps
+// every segment linked: the rotated files and the current one verify as
+// one chain with [VerifyFiles] (or `bulwark audit verify DIR`).
 //
 // # Delivery
 //

@@ -12,6 +12,12 @@ var (
 	// removed.
 	ErrTampered = errors.New("audit: log tampered")
 
+	// ErrUnclean is matched by the [*UncleanError] that [Verify] returns
+	// for an intact log in which a chain ends without its end record (the
+	// writer was killed, crashed or is still writing), without
+	// [VerifyConfig.AllowOpen]. It is not [ErrTampered].
+	ErrUnclean = errors.New("audit: chain ended uncleanly")
+
 	// ErrClosed is returned by [*Chain] and [*Async] handlers after Close.
 	ErrClosed = errors.New("audit: handler closed")
 
@@ -39,12 +45,16 @@ func (e *ConfigError) Error() string {
 // TamperError locates the first record of a chained log that fails
 // verification. It matches [ErrTampered].
 type TamperError struct {
+	File   string // the file, with [VerifyFiles] ("checkpoints" for the checkpoint file)
 	Line   int    // 1-based line number of the first bad record (or where a missing one belongs)
 	Seq    uint64 // the sequence number expected there, when known
 	Reason string // fixed wording: "MAC mismatch", "sequence gap", …
 }
 
 func (e *TamperError) Error() string {
+	if e.File != "" {
+		return fmt.Sprintf("audit: log tampered at %s:%d (seq %d): %s", e.File, e.Line, e.Seq, e.Reason)
+	}
 	return fmt.Sprintf("audit: log tampered at line %d (seq %d): %s", e.Line, e.Seq, e.Reason)
 }
 

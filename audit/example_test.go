@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bulwark-go/bulwark/audit"
@@ -121,4 +122,29 @@ func ExampleNewAsync() {
 	fmt.Println(err)
 	// Output:
 	// audit: Overflow: required: Block or Drop
+}
+
+// A chained audit file with signed checkpoints on other storage, rotated
+// at 1 MiB; the rotated files and the current one verify as one chain.
+func ExampleOpenFile() {
+	dir, _ := os.MkdirTemp("", "audit")
+	defer os.RemoveAll(dir)
+	key := bytes.Repeat([]byte{0x42}, 32) // from a secret store, in real life
+	path, cps := filepath.Join(dir, "audit.log"), filepath.Join(dir, "audit.checkpoints")
+	f, err := audit.OpenFile(path, audit.FileConfig{Key: key, Checkpoints: cps, MaxSize: 1 << 20, Keep: 30})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	aud, _ := audit.New(audit.Config{Handler: f})
+	aud.Handler(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	_ = aud.Close()
+	_ = f.Close() // the chain's end record and a last checkpoint
+
+	rotated, _ := audit.Rotated(path)
+	cp, _ := os.Open(cps)
+	defer cp.Close()
+	res, err := audit.VerifyFiles(append(rotated, path), audit.VerifyConfig{Keys: map[string][]byte{"": key}, Checkpoints: cp})
+	fmt.Println(res.Records, res.Chains, len(res.Unclean), err)
+	// Output: 3 1 0 <nil>
 }

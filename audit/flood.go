@@ -6,6 +6,13 @@ import (
 	"time"
 )
 
+// maxFoldedIDs bounds the request IDs one aggregate record lists; beyond
+// it the record still has the count and the first and last ID.
+const maxFoldedIDs = 100
+
+// maxFoldedReasons bounds the distinct reasons one aggregate lists.
+const maxFoldedReasons = 8
+
 // floodKey identifies "the same denial": the first security event's name,
 // the status, the route (or path, or an out-of-request event's reason) and
 // the client's aggregated address.
@@ -16,38 +23,74 @@ type floodKey struct {
 	status int
 }
 
+// floodEntry is one key's rate state (GCRA: the theoretical arrival time
+// of the next denial) and the aggregate being folded, if any.
 type floodEntry struct {
-	start      time.Time
-	suppressed int
+	tat time.Time
+	agg *summary
 }
 
-// summary is one "audit.aggregate" record to write.
+// summary is one "audit.aggregate" record: the denials folded while the
+// key was over its rate.
 type summary struct {
 	key        floodKey
 	start, end time.Time
 	count      int
+	firstID    string
+	lastID     string
+	ids        []string
+	reasons    []string
 }
 
-// flood is the aggregation table. Entries live for one interval; a sweep
-// at most once per interval writes the summaries of expired entries and
-// drops them, so the table holds only the keys seen in the last two
-// intervals and never more than maxKeys (+1 overflow entry per event).
+func (s *summary) fold(now time.Time, id, reason string) {
+	s.count++
+	s.end = now
+	if id != "" {
+		if s.firstID == "" {
+			s.firstID = id
+		}
+		s.lastID = id
+		if len(s.ids) < maxFoldedIDs {
+			s.ids = append(s.ids, id)
+		}
+	}
+	if reason != "" && len(s.reasons) < maxFoldedReasons {
+		for _, r := range s.reasons {
+			if r == reason {
+				return
+			}
+		}
+		s.reasons = append(s.reasons, reason)
+	}
+}
+
+// flood is the aggregation table: each key may write after denials per
+// second (a burst of one second's worth) as records of their own; beyond
+// that they are folded into one aggregate, written when the key falls back
+// under its rate, when the aggregate is every old, or at Close. The table
+// holds only keys seen in the last every and never more than maxKeys (+1
+// overflow entry per event).
 type flood struct {
 	mu        sync.Mutex
+	interval  time.Duration // between denials at the rate
+	tau       time.Duration // the burst tolerance
 	every     time.Duration
 	maxKeys   int
 	m         map[floodKey]*floodEntry
 	lastSweep time.Time
 }
 
-func newFlood(every time.Duration, maxKeys int) *flood {
-	return &flood{every: every, maxKeys: maxKeys, m: make(map[floodKey]*floodEntry)}
+func newFlood(after float64, every time.Duration, maxKeys int) *flood {
+	interval := time.Duration(float64(time.Second) / after)
+	burst := max(1, int64(after))
+	return &flood{interval: interval, tau: time.Duration(burst-1) * interval, every: every, maxKeys: maxKeys,
+		m: make(map[floodKey]*floodEntry)}
 }
 
-// allow reports whether a denial with key k seen at now is written (the
-// first of its window) rather than counted, and returns the summaries that
-// became due.
-func (f *flood) allow(k floodKey, now time.Time) (bool, []summary) {
+// allow reports whether a denial with key k seen at now is written as a
+// record of its own rather than folded, and returns the aggregates that
+// became due (written before it).
+func (f *flood) allow(k floodKey, now time.Time, id, reason string) (bool, []summary) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sums := f.sweepLocked(now, false)
@@ -57,23 +100,30 @@ func (f *flood) allow(k floodKey, now time.Time) (bool, []summary) {
 		k = floodKey{event: k.event, status: k.status, route: "*"}
 		e, ok = f.m[k]
 	}
-	switch {
-	case !ok:
-		f.m[k] = &floodEntry{start: now}
-		return true, sums
-	case now.Sub(e.start) < f.every:
-		e.suppressed++
-		return false, sums
-	default:
-		if e.suppressed > 0 {
-			sums = append(sums, summary{key: k, start: e.start, end: now, count: e.suppressed})
-		}
-		*e = floodEntry{start: now}
-		return true, sums
+	if !ok {
+		e = &floodEntry{tat: now}
+		f.m[k] = e
 	}
+	tat := e.tat
+	if tat.Before(now) {
+		tat = now
+	}
+	if tat.Sub(now) > f.tau {
+		if e.agg == nil {
+			e.agg = &summary{key: k, start: now}
+		}
+		e.agg.fold(now, id, reason)
+		return false, sums
+	}
+	e.tat = tat.Add(f.interval)
+	if e.agg != nil {
+		sums = append(sums, *e.agg)
+		e.agg = nil
+	}
+	return true, sums
 }
 
-// sweep returns due summaries; with all, every pending one (Close).
+// sweep returns due aggregates; with all, every pending one (Close).
 func (f *flood) sweep(now time.Time, all bool) []summary {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -87,10 +137,11 @@ func (f *flood) sweepLocked(now time.Time, all bool) []summary {
 	f.lastSweep = now
 	var sums []summary
 	for k, e := range f.m {
-		if all || now.Sub(e.start) >= f.every {
-			if e.suppressed > 0 {
-				sums = append(sums, summary{key: k, start: e.start, end: now, count: e.suppressed})
-			}
+		if e.agg != nil && (all || now.Sub(e.agg.start) >= f.every) {
+			sums = append(sums, *e.agg)
+			e.agg = nil
+		}
+		if e.agg == nil && (all || now.Sub(e.tat) >= f.every) {
 			delete(f.m, k)
 		}
 	}

@@ -19,52 +19,89 @@ func denyHandler() http.Handler {
 	})
 }
 
-// Attack: a flood of denied requests filling the disk. 1000 identical
-// denials in one window make one record and one summary.
-func TestFloodOfDenialsIsAggregated(t *testing.T) {
-	clk := newClock()
-	a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodInterval: time.Minute})
-	h := a.Handler(denyHandler())
-	for i := range 1000 {
+// denials sends n denied requests from one client, every gap, with
+// request IDs r0, r1, ….
+func denials(h http.Handler, clk *clock, n int, gap time.Duration) {
+	for i := range n {
 		r := httptest.NewRequest("GET", "/api", nil)
 		r.RemoteAddr = "[2001:db8::1]:1"
 		if i%2 == 1 {
 			r.RemoteAddr = "[2001:db8::2]:1" // same /64
 		}
+		r.Header.Set("X-Request-ID", "r"+strconv.Itoa(i))
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		clk.Advance(10 * time.Millisecond)
+		clk.Advance(gap)
 	}
+}
+
+// One line per request: 1,000 denials from one client at 10/s each have a
+// record of their own, by default and under an aggregation threshold of
+// 50/s.
+func TestEveryDenialHasItsOwnRecord(t *testing.T) {
+	for _, after := range []float64{0, 50} {
+		clk := newClock()
+		a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodAfter: after})
+		denials(a.Handler(denyHandler()), clk, 1000, 100*time.Millisecond)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range records(t, buf.Bytes()) {
+			if r["msg"] != audit.MsgRequest {
+				t.Fatalf("after=%v: unexpected record %v", after, r)
+			}
+			seen[r["request_id"].(string)] = true
+		}
+		if len(seen) != 1000 {
+			t.Errorf("after=%v: %d request records with distinct IDs, want 1000", after, len(seen))
+		}
+	}
+}
+
+// Attack: a flood of denied requests filling the disk. Above the
+// threshold, denials are folded into aggregates that account for every
+// one of them by count and name their request IDs.
+func TestFloodAboveThresholdIsAggregated(t *testing.T) {
+	clk := newClock()
+	a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodAfter: 50})
+	denials(a.Handler(denyHandler()), clk, 1000, 5*time.Millisecond) // 200/s for 5 s
 	// Another client is not folded into the first one's count.
 	r := httptest.NewRequest("GET", "/api", nil)
 	r.RemoteAddr = "192.0.2.1:1"
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	// An allowed request is always written.
-	a.Handler(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ok", nil))
-
-	if recs := records(t, buf.Bytes()); len(recs) != 3 {
-		t.Fatalf("got %d records before the window ends, want 3", len(recs))
+	a.Handler(denyHandler()).ServeHTTP(httptest.NewRecorder(), r)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
 	}
-	clk.Advance(time.Minute)
-	a.Handler(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/ok", nil))
-	recs := records(t, buf.Bytes())
-	var sum map[string]any
-	for _, r := range recs {
-		if r["msg"] == audit.MsgAggregate {
-			sum = r
+	own, folded, other := 0, 0, 0
+	var agg map[string]any
+	for _, r := range records(t, buf.Bytes()) {
+		switch {
+		case r["msg"] == audit.MsgRequest && r["client.address"] == "192.0.2.1":
+			other++
+		case r["msg"] == audit.MsgRequest:
+			own++
+		case r["msg"] == audit.MsgAggregate:
+			folded += int(r["aggregate.count"].(float64))
+			agg = r
 		}
 	}
-	if sum == nil || sum["aggregate.count"] != float64(999) || sum["event.name"] != "excess_rate_limit_exceeded" ||
-		sum["client.address"] != "2001:db8::/64" || sum["http.response.status_code"] != float64(429) {
-		t.Errorf("summary = %v, want 999 suppressed denials of 2001:db8::/64", sum)
+	if other != 1 || own+folded != 1000 || own > 50+5*50+1 || folded == 0 {
+		t.Fatalf("%d own records + %d folded (+%d other client), want 1000 accounted for, at most ~300 own", own, folded, other)
 	}
-	if got := a.Stats().Suppressed; got != 999 {
-		t.Errorf("Stats().Suppressed = %d, want 999", got)
+	ids, _ := agg["aggregate.request_ids"].([]any)
+	if agg["event.name"] != "excess_rate_limit_exceeded" || agg["client.address"] != "2001:db8::/64" ||
+		agg["http.response.status_code"] != float64(429) || len(ids) == 0 || agg["aggregate.first_request_id"] != ids[0] ||
+		agg["aggregate.last_request_id"] == nil || agg["aggregate.reasons"] == nil {
+		t.Errorf("aggregate = %v, want the key, request IDs and reasons", agg)
+	}
+	if got := a.Stats().Suppressed; got != uint64(folded) {
+		t.Errorf("Stats().Suppressed = %d, want %d", got, folded)
 	}
 }
 
 func TestFloodSummaryWrittenAtClose(t *testing.T) {
 	clk := newClock()
-	a, buf := newAuditor(t, audit.Config{Now: clk.Now})
+	a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodAfter: 1})
 	ctx := secevent.NewContext(context.Background(), a)
 	for range 5 {
 		secevent.Emit(ctx, secevent.Event{Name: secevent.SysMonitorDisabled, Reason: "JWKS refresh failed"})
@@ -81,7 +118,7 @@ func TestFloodSummaryWrittenAtClose(t *testing.T) {
 
 func TestFloodTableIsBounded(t *testing.T) {
 	clk := newClock()
-	a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodMaxKeys: 10})
+	a, buf := newAuditor(t, audit.Config{Now: clk.Now, FloodAfter: 1, FloodMaxKeys: 10})
 	h := a.Handler(denyHandler())
 	for i := range 500 {
 		r := httptest.NewRequest("GET", "/api", nil)
@@ -91,16 +128,5 @@ func TestFloodTableIsBounded(t *testing.T) {
 	// 10 distinct keys, then one overflow entry for the event.
 	if n := len(records(t, buf.Bytes())); n != 11 {
 		t.Errorf("got %d records from 500 distinct clients with a table of 10, want 11", n)
-	}
-}
-
-func TestDangerouslyDisableFloodAggregation(t *testing.T) {
-	a, buf := newAuditor(t, audit.Config{DangerouslyDisableFloodAggregation: true})
-	h := a.Handler(denyHandler())
-	for range 20 {
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/api", nil))
-	}
-	if n := len(records(t, buf.Bytes())); n != 20 {
-		t.Errorf("got %d records, want 20", n)
 	}
 }

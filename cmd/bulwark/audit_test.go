@@ -95,7 +95,7 @@ func TestAuditVerify(t *testing.T) {
 		{"intact with key file", []string{"audit", "verify", "-key-file", keyFile, logPath}, 0, "intact: 7 records", ""},
 		{"intact with key env and checkpoints", []string{"audit", "verify", "-key-env", "BULWARK_TEST_AUDIT_KEY", "-checkpoints", cpPath, logPath}, 0, "intact", ""},
 		{"open log with allow-open", []string{"audit", "verify", "-key-file", keyFile, "-allow-open", "-checkpoints", openCP, openLog}, 0, "last chain open", ""},
-		{"open log without allow-open", []string{"audit", "verify", "-key-file", keyFile, openLog}, 1, "TAMPERED", ":7:"},
+		{"open log without allow-open", []string{"audit", "verify", "-key-file", keyFile, openLog}, 1, "UNCLEAN END", ":6:"},
 		{"flip a byte", []string{"audit", "verify", "-key-file", keyFile, edit(func(ls [][]byte) [][]byte {
 			ls[3] = bytes.Replace(ls[3], []byte(`"/c"`), []byte(`"/x"`), 1)
 			return ls
@@ -109,7 +109,7 @@ func TestAuditVerify(t *testing.T) {
 		})}, 1, "sequence gap", ":5:"},
 		{"truncate the tail", []string{"audit", "verify", "-key-file", keyFile, edit(func(ls [][]byte) [][]byte {
 			return ls[:5]
-		})}, 1, "end record", ":6:"},
+		})}, 1, "UNCLEAN END", ":5:"},
 		{"truncate the tail of an open log against checkpoints", []string{"audit", "verify", "-key-file", keyFile, "-allow-open", "-checkpoints", cpPath, edit(func(ls [][]byte) [][]byte {
 			return ls[:5]
 		})}, 1, "checkpointed record is missing", ":6:"},

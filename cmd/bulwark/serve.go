@@ -42,7 +42,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return serveMain(ctx, serveOptions{configFile: *configFile, check: *check, reload: hup}, stdout, stderr)
+	// SIGUSR1 reopens the audit file (logrotate's postrotate).
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	return serveMain(ctx, serveOptions{configFile: *configFile, check: *check, reload: hup, reopen: usr1}, stdout, stderr)
 }
 
 // serveOptions are serveMain's inputs besides the output streams.
@@ -52,6 +56,7 @@ type serveOptions struct {
 	listen     string            // replaces the configured listen address (tests: a free port)
 	listening  gateway.Listening // told the addresses once serving (tests)
 	reload     <-chan os.Signal  // SIGHUP
+	reopen     <-chan os.Signal  // SIGUSR1: reopen the audit file
 	// shutdownDelay replaces the configuration's shutdown_delay (tests).
 	shutdownDelay *time.Duration
 }
@@ -128,6 +133,12 @@ func serveMain(ctx context.Context, so serveOptions, stdout, stderr io.Writer) i
 			case <-so.reload:
 				log.Info("SIGHUP: reloading", "config", nameOr(configFile))
 				_ = srv.Reload() // a failure is logged; the old configuration keeps serving
+			case <-so.reopen:
+				if err := srv.Gateway().ReopenAudit(); err != nil {
+					log.Error("SIGUSR1: reopening the audit file", "error", err.Error())
+				} else {
+					log.Info("SIGUSR1: reopened the audit file")
+				}
 			case <-ctx.Done():
 				return
 			}

@@ -67,6 +67,19 @@ type Gateway struct {
 	authDeps []string     // the authenticators, as dependencies: a route that authenticates needs one
 	services map[string]*service
 	keys     *apikey.Keys // the API keys, when configured
+
+	reopenAudit func() error // the audit file's Reopen, when it is a file
+}
+
+// ReopenAudit reopens the audit file at its path (SIGUSR1, after
+// logrotate renamed it): a chained file ends its chain in the old file and
+// starts a linked one in the new. Nothing happens when the audit log is
+// not a file.
+func (g *Gateway) ReopenAudit() error {
+	if g.reopenAudit == nil {
+		return nil
+	}
+	return g.reopenAudit()
 }
 
 // Handler returns the public handler (every protection stacked).

@@ -188,6 +188,7 @@ func (c *Config) check() []error {
 	if c.ShutdownDelay != nil && *c.ShutdownDelay < 0 {
 		c.problem(&errs, "shutdown_delay", "must not be negative")
 	}
+	c.checkAudit(&errs)
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:

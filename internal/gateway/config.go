@@ -190,6 +190,31 @@ type PathsConfig struct {
 type AuditConfig struct {
 	Output      string `yaml:"output"` // stdout (default), stderr or a file path
 	HMACKeyFile string `yaml:"hmac_key_file"`
+	// Sync is when a chained audit file is flushed to stable storage:
+	// every_record, or interval (default: every second) or a duration.
+	Sync        string                 `yaml:"sync"`
+	Checkpoints *AuditCheckpointConfig `yaml:"checkpoints"`
+	Rotate      *AuditRotateConfig     `yaml:"rotate"`
+	Aggregate   *AuditAggregateConfig  `yaml:"aggregate"`
+}
+
+// AuditCheckpointConfig writes signed checkpoints of the chained audit
+// file to a second file.
+type AuditCheckpointConfig struct {
+	File  string `yaml:"file"`
+	Every string `yaml:"every"` // a number of records (default 1000) or a duration (1m)
+}
+
+// AuditRotateConfig rotates the chained audit file.
+type AuditRotateConfig struct {
+	MaxSize Size     `yaml:"max_size"`
+	MaxAge  Duration `yaml:"max_age"`
+	Keep    int      `yaml:"keep"` // rotated files kept (default all)
+}
+
+// AuditAggregateConfig folds floods of identical denials above a rate.
+type AuditAggregateConfig struct {
+	After string `yaml:"after"` // e.g. 50/s or 600/m, per client, route and event
 }
 
 // AdminConfig is the operations listener.

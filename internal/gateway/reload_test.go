@@ -350,3 +350,41 @@ routes: [{path: "/price$$/", auth: none}]
 		t.Errorf("an unset variable: %v", err)
 	}
 }
+
+// A reload that changes the audit file's settings (sync, checkpoints,
+// aggregation) ends its chain and starts a linked one in the same file:
+// never two writers on one file, and the log verifies as one.
+func TestReloadChangesAuditSettings(t *testing.T) {
+	b := newBackend(t, "b", nil)
+	dir := t.TempDir()
+	keyHex := hex.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	if err := os.WriteFile(filepath.Join(dir, "audit.key"), []byte(keyHex), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "audit.log")
+	conf := func(extra string) string {
+		return "listen: 127.0.0.1:0\nupstream: " + b.URL + "\nroutes: [{path: /a/, auth: none}]\naudit: {output: " + logFile +
+			", hmac_key_file: " + filepath.Join(dir, "audit.key") + extra + "}\n"
+	}
+	rn := &running{file: filepath.Join(dir, "bulwark.yaml")}
+	rn.write(t, conf(""))
+	srv, err := NewServer(ServerOptions{Build: Options{Logf: t.Logf}, Load: func() (*Config, error) { return LoadFile(rn.file) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Handler(srv)
+	get(h, "x", "/a/x")
+	rn.write(t, conf(", sync: every_record, aggregate: {after: 5/s}"))
+	if err := srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	get(h, "x", "/a/x")
+	if err := srv.Gateway().Close(); err != nil {
+		t.Fatal(err)
+	}
+	key, _ := audit.ParseKey(keyHex)
+	res, err := audit.VerifyFiles([]string{logFile}, audit.VerifyConfig{Keys: map[string][]byte{"": key}})
+	if err != nil || res.Chains != 2 || len(res.Unclean) != 0 {
+		t.Errorf("VerifyFiles = %+v, %v; want two linked, closed chains", res, err)
+	}
+}
