@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -110,24 +111,72 @@ func (l *Limiter) writeHeaders(h http.Header, d *Decision) {
 		}
 		addField(h, HeaderPolicy, []string{string(b)})
 	}
-	var buf [512]byte
-	b := buf[:0]
 	tightest := 0
-	for i := 0; i < d.n; i++ {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		r := &d.res[i]
-		b = appendLimitItem(b, l.policies[d.idx[i]].Name, r.Remaining, r.ResetAfter)
-		if r.Remaining < d.res[tightest].Remaining {
+	for i := 1; i < d.n; i++ {
+		if d.res[i].Remaining < d.res[tightest].Remaining {
 			tightest = i
 		}
 	}
-	addField(h, HeaderRateLimit, []string{string(b)})
+	addField(h, HeaderRateLimit, l.values.get(l, d))
 	if l.legacy {
 		r := &d.res[tightest]
 		h[headerLegacyLim] = []string{strconv.FormatInt(l.policies[d.idx[tightest]].quota, 10)}
 		h[headerLegacyRem] = []string{strconv.FormatInt(max(r.Remaining, 0), 10)}
 		h[headerLegacyRst] = []string{strconv.FormatInt(ceilSeconds(r.ResetAfter), 10)}
 	}
+}
+
+// valueCache holds RateLimit field values already built, so that the
+// common answers cost no allocation: a value depends only on which
+// policies applied and their remaining units and seconds to reset, and a
+// busy limiter repeats those few combinations all day. It is a
+// direct-mapped table of immutable entries swapped in atomically; a miss
+// builds the value (two allocations) and takes the slot. Entries are
+// shared read-only by every response: their slice has cap == len, so
+// addField copies rather than appends into one.
+type valueCache struct {
+	slots [valueSlots]atomic.Pointer[valueEntry]
+}
+
+const valueSlots = 2048
+
+// valueEntry is one built value and the decision it was built for.
+type valueEntry struct {
+	n   int
+	idx [maxPolicies]uint8
+	r   [maxPolicies]int64 // remaining, clamped as written
+	t   [maxPolicies]int64 // seconds to reset, rounded up as written
+	v   []string
+}
+
+// get returns the RateLimit field value for d.
+func (c *valueCache) get(l *Limiter, d *Decision) []string {
+	var k valueEntry
+	k.n = d.n
+	hash := uint64(d.n) * 0x9e3779b97f4a7c15
+	for i := 0; i < d.n; i++ {
+		k.idx[i] = d.idx[i]
+		k.r[i] = sfInt(d.res[i].Remaining)
+		k.t[i] = sfInt(ceilSeconds(d.res[i].ResetAfter))
+		hash = (hash ^ uint64(k.idx[i])) * 0x100000001b3
+		hash = (hash ^ uint64(k.r[i])) * 0x100000001b3 // #nosec G115 -- sfInt clamps to [0, 10^15)
+		hash = (hash ^ uint64(k.t[i])) * 0x100000001b3 // #nosec G115 -- sfInt clamps to [0, 10^15)
+	}
+	slot := &c.slots[hash%valueSlots]
+	if e := slot.Load(); e != nil && e.n == k.n && e.idx == k.idx && e.r == k.r && e.t == k.t {
+		return e.v
+	}
+	var buf [512]byte
+	b := buf[:0]
+	for i := 0; i < d.n; i++ {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendLimitItem(b, l.policies[d.idx[i]].Name, d.res[i].Remaining, d.res[i].ResetAfter)
+	}
+	e := new(valueEntry) // k itself stays on the stack
+	*e = k
+	e.v = []string{string(b)}
+	slot.Store(e)
+	return e.v
 }

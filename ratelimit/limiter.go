@@ -35,6 +35,7 @@ type Limiter struct {
 	enforced     []int // indexes of non-shadow policies
 	shadow       []int // indexes of shadow policies
 	policyHeader []string
+	values       valueCache // RateLimit field values already built
 	anyLocal     bool
 
 	store    Store

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -445,6 +446,55 @@ func TestStackedLimitersBothReport(t *testing.T) {
 		}
 		if !strings.Contains(lim, `"per-ip";r=`) || !strings.Contains(lim, `"per-user";r=`) {
 			t.Errorf("RateLimit = %q, want both policies", lim)
+		}
+	}
+}
+
+// headerWriter keeps headers and drops the body.
+type headerWriter struct{ h http.Header }
+
+func (w *headerWriter) Header() http.Header         { return w.h }
+func (w *headerWriter) WriteHeader(int)             {}
+func (w *headerWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestMiddlewareAllocatesNothing: an allowed request through the
+// middleware costs no allocation once its RateLimit value has been built:
+// the value is shared from the limiter's cache, not formatted per request.
+func TestMiddlewareAllocatesNothing(t *testing.T) {
+	l, err := ratelimit.New(ratelimit.Config{Policies: []ratelimit.Policy{
+		{Name: "ip", Quota: 1_000_000_000, Period: time.Second, Key: []ratelimit.KeyPart{ratelimit.ClientIP()}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := l.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "203.0.113.7:1234"
+	w := &headerWriter{h: make(http.Header, 4)}
+	if n := testing.AllocsPerRun(1000, func() { clear(w.h); h.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
+}
+
+// TestRateLimitValuesFromTheCache: values built for one decision are
+// never served for another, however the cache's slots are shared.
+func TestRateLimitValuesFromTheCache(t *testing.T) {
+	clock := time.Unix(1_700_000_000, 0)
+	l, err := ratelimit.New(ratelimit.Config{Now: func() time.Time { return clock }, Policies: []ratelimit.Policy{
+		{Name: "ip", Quota: 5000, Period: time.Hour, Burst: 5000, Key: []ratelimit.KeyPart{ratelimit.ClientIP()}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := l.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for i := range 4999 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = fmt.Sprintf("203.0.113.%d:1234", i%3)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		want := fmt.Sprintf(`"ip";r=%d;t=`, 4999-i/3)
+		if got := w.Header().Get("RateLimit"); !strings.HasPrefix(got, want) {
+			t.Fatalf("request %d: RateLimit %q, want %s…", i, got, want)
 		}
 	}
 }
