@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bulwark-go/bulwark/auth/apikey/cli"
+	"github.com/bulwark-go/bulwark/internal/duration"
 )
 
 // Config is the gateway's YAML configuration. Key names are a contract
@@ -244,23 +245,15 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-// Duration is a YAML duration: "1m", "30s", "1h", or "1d" for a day.
+// Duration is a YAML duration in Go's syntax with d for a day: "30s",
+// "1m", "1h", "1d", "1d12h" (see internal/duration); never negative.
 type Duration time.Duration
 
 // UnmarshalYAML parses a duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	s := strings.TrimSpace(n.Value)
-	if v, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(v)
-		if err != nil || days <= 0 || days > 366 {
-			return nodeError(n, "invalid duration %q", s)
-		}
-		*d = Duration(time.Duration(days) * 24 * time.Hour)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
+	v, err := duration.FromYAML(n)
 	if err != nil {
-		return nodeError(n, "invalid duration %q (use e.g. 1s, 1m, 1h, 1d)", s)
+		return err
 	}
 	*d = Duration(v)
 	return nil

@@ -101,7 +101,7 @@ admin: {listen: "9090"}
 		"line 15: ratelimit.policies[1].name",
 		"line 15: ratelimit.policies[1].key",
 		"line 15: ratelimit.policies[1].burst",
-		"invalid duration \"soon\"",
+		`line 15: ratelimit.policies[1].period: "soon": not a duration`,
 		"line 16: ratelimit.default[0]",
 		"line 18: routes[0].typo: unknown key",
 		"invalid size \"1 lightyear\"",
@@ -192,4 +192,57 @@ func at(s []string, i int) string {
 		return s[i]
 	}
 	return ""
+}
+
+// TestDurationsTakeDays: every duration of the file, the API-key section's
+// cache_ttl included, takes what the command-line flags take (d for a day,
+// fractions, combinations), and a negative or overlong one is refused at
+// its line and key.
+func TestDurationsTakeDays(t *testing.T) {
+	src := `upstream: http://127.0.0.1:9000
+shutdown_delay: 0.5d
+auth:
+  api_keys: {store: memory, cache_ttl: 1d12h}
+ratelimit:
+  policies: [{name: daily, key: ip, limit: 10, period: 1.5d}]
+routes: [{path: /, auth: none}]
+`
+	cfg, err := Parse([]byte(src), t.TempDir())
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+	}{
+		{"shutdown_delay", time.Duration(*cfg.ShutdownDelay), 12 * time.Hour},
+		{"auth.api_keys.cache_ttl", time.Duration(cfg.Auth.APIKeys.CacheTTL), 36 * time.Hour},
+		{"ratelimit.policies[0].period", time.Duration(cfg.RateLimit.Policies[0].Period), 36 * time.Hour},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	bad := `upstream: http://127.0.0.1:9000
+shutdown_delay: -5s
+auth:
+  api_keys: {store: memory, cache_ttl: 200000d}
+ratelimit:
+  policies: [{name: daily, key: ip, limit: 10, period: 1w}]
+routes: [{path: /, auth: none}]
+`
+	_, err = Parse([]byte(bad), t.TempDir())
+	if err == nil {
+		t.Fatal("Parse accepted negative, overlong and unknown-unit durations")
+	}
+	for _, w := range []string{
+		`line 2: shutdown_delay: "-5s": must not be negative`,
+		`line 4: auth.api_keys.cache_ttl: "200000d": too long (at most 106751d`,
+		`line 6: ratelimit.policies[0].period: "1w": not a duration (use e.g. 90s, 15m, 12h, 30d or 1d12h)`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%v", w, err)
+		}
+	}
 }

@@ -346,7 +346,7 @@ func describeType(goType string) string {
 	case goType == "string":
 		return "text"
 	case goType == "time.Duration":
-		return "a duration (e.g. 10s, 1m)"
+		return "a duration (e.g. 10s, 1m, 1d)"
 	}
 	return "a " + goType
 }

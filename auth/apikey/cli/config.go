@@ -43,6 +43,7 @@ import (
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/auth/apikey"
 	"github.com/bulwark-go/bulwark/auth/apikey/sqlstore"
+	"github.com/bulwark-go/bulwark/internal/duration"
 )
 
 // Defaults of [FileConfig], shared with the gateway's configuration.
@@ -78,8 +79,8 @@ type FileConfig struct {
 	Header string `yaml:"header"`
 	// InsecureQueryParam, see [apikey.Config.InsecureQueryParam].
 	InsecureQueryParam string `yaml:"insecure_query_param"`
-	// CacheTTL, see [apikey.Config.CacheTTL].
-	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// CacheTTL, see [apikey.Config.CacheTTL]: "10s", "1m", "1d".
+	CacheTTL Duration `yaml:"cache_ttl"`
 	// CacheSize, see [apikey.Config.CacheSize].
 	CacheSize int `yaml:"cache_size"`
 
@@ -97,6 +98,20 @@ type FileConfig struct {
 	// against: [LoadFile] sets it to the configuration file's directory.
 	// Empty means the working directory.
 	BaseDir string `yaml:"-"`
+}
+
+// Duration is a duration in the configuration file, in Go's syntax with d
+// for a day: "10s", "1m", "1h", "1d", "1d12h". Negative values are refused.
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := duration.FromYAML(n)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // LoadFile reads the auth.api_keys section of the YAML file at path.
@@ -221,7 +236,7 @@ func (fc FileConfig) Open(ctx context.Context, storeURL string, lastUsed time.Du
 	k, err := apikey.New(apikey.Config{
 		Store: store, Prefix: prefix, Pepper: pepper, InsecureNoPepper: fc.InsecureNoPepper,
 		Header: header, InsecureQueryParam: fc.InsecureQueryParam,
-		CacheTTL: fc.CacheTTL, CacheSize: fc.CacheSize, LastUsedInterval: lastUsed,
+		CacheTTL: time.Duration(fc.CacheTTL), CacheSize: fc.CacheSize, LastUsedInterval: lastUsed,
 		Sealer: fc.Sealer,
 	})
 	if err != nil {
