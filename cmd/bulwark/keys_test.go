@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -106,6 +107,57 @@ func TestAuditArchiveSeal(t *testing.T) {
 		out.Reset()
 		if code := run([]string{"audit", "unseal", "-keys-file", keys, filepath.Join(dir, f)}, &out, &errOut); code != 1 || out.Len() != 0 {
 			t.Errorf("unseal %s: %d, %d bytes out; want refused", f, code, out.Len())
+		}
+	}
+}
+
+// TestCheckNamesThePepperFormat: `serve -check` with a missing or short
+// pepper names the key, the length and two commands that make one; what
+// `bulwark keys pepper` prints, and what `openssl rand -base64 32` prints,
+// pass the check as they are.
+func TestCheckNamesThePepperFormat(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "bulwark.yaml")
+	cfg := "upstream: http://127.0.0.1:9\nauth:\n  api_keys:\n    store: sqlite://keys.db\n    pepper_env: BULWARK_TEST_PEPPER\nroutes: [{path: /, auth: required}]\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func() (int, string) {
+		var out, errOut bytes.Buffer
+		code := run([]string{"serve", "-config", cfgFile, "-check"}, &out, &errOut)
+		return code, errOut.String()
+	}
+	for _, pepper := range []string{"", "too-short-a-pepper"} {
+		t.Setenv("BULWARK_TEST_PEPPER", pepper)
+		code, errs := check()
+		for _, w := range []string{"line 5: auth.api_keys.pepper_env:", "make one with `bulwark keys pepper` or `openssl rand -base64 32`"} {
+			if code != 1 || !strings.Contains(errs, w) {
+				t.Errorf("pepper %q: -check = %d, stderr lacks %q:\n%s", pepper, code, w, errs)
+			}
+		}
+		if pepper != "" && (!strings.Contains(errs, "at least 32 bytes") || strings.Contains(errs, pepper)) {
+			t.Errorf("pepper %q: the message should give the length, never the pepper:\n%s", pepper, errs)
+		}
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"keys", "pepper"}, &out, &errOut); code != 0 {
+		t.Fatalf("keys pepper = %d: %s", code, errOut.String())
+	}
+	peppers := []string{out.String()}
+	if openssl, err := exec.LookPath("openssl"); err == nil {
+		b, err := exec.Command(openssl, "rand", "-base64", "32").Output()
+		if err != nil {
+			t.Fatalf("openssl rand: %v", err)
+		}
+		peppers = append(peppers, string(b))
+	} else {
+		t.Log("no openssl: only the pepper of `bulwark keys pepper` is checked")
+	}
+	for _, p := range peppers {
+		t.Setenv("BULWARK_TEST_PEPPER", p)
+		if code, errs := check(); code != 0 {
+			t.Errorf("pepper %q: -check = %d:\n%s", p, code, errs)
 		}
 	}
 }

@@ -26,9 +26,17 @@ var fieldKeys = map[string]map[string]string{
 	"auth.jwt": {"Issuer": "issuer", "Audiences": "audience", "Algorithms": "algorithms", "JWKSURL": "jwks_url",
 		"Keys": "jwks_url", "Discovery": "jwks_url", "AllowedJWKSHosts": "allowed_jwks_hosts"},
 	"ratelimit.policies": {"Name": "name", "Quota": "limit", "Period": "period", "Burst": "burst", "Key": "key"},
+	// auth: what building auth.api_keys reports, in apikey's terms
+	// (Prefix) or already in the section's (pepper_env, from apikey/cli).
+	"auth": {"Store": "api_keys.store", "store": "api_keys.store", "Prefix": "api_keys.prefix",
+		"Header": "api_keys.header", "InsecureQueryParam": "api_keys.insecure_query_param",
+		"CacheTTL": "api_keys.cache_ttl", "CacheSize": "api_keys.cache_size", "Pepper": "api_keys",
+		"InsecureNoPepper": "api_keys.insecure_no_pepper", "insecure_no_pepper": "api_keys.insecure_no_pepper",
+		"pepper_env": "api_keys.pepper_env", "pepper_file": "api_keys.pepper_file",
+		"insecure_pepper_file_permissions": "api_keys.insecure_pepper_file_permissions"},
 }
 
-var fieldRE = regexp.MustCompile(`^([A-Za-z]+)(\[\d+\])?(?:\.(.*))?$`)
+var fieldRE = regexp.MustCompile(`^([A-Za-z_]+)(\[\d+\])?(?:\.(.*))?$`)
 
 // yamlKey turns a package field path into the key path under base:
 // ("cors", "Origins[1]") is "cors.allowed_origins[1]"; an unknown field is

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -166,6 +167,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{"create with id", []string{"create", "-config", cfg, "x"}, 2, "unexpected arguments"},
 		{"bad flag", []string{"list", "-config", cfg, "-nope"}, 2, "flag provided but not defined"},
 		{"bad ttl", []string{"create", "-config", cfg, "-ttl", "soon"}, 2, "invalid value"},
+		{"negative ttl", []string{"create", "-config", cfg, "-ttl", "-1d"}, 2, `invalid value "-1d" for flag -ttl: must not be negative`},
+		{"overlong overlap", []string{"rotate", "-config", cfg, "-overlap", "200000d", "x"}, 2, "too long (at most 106751d"},
+		{"pepper with arguments", []string{"pepper", "x"}, 2, "unexpected arguments"},
+		{"help for an unknown command", []string{"help", "frobnicate"}, 2, "unknown command"},
 		{"bad scope", []string{"create", "-config", cfg, "-scopes", "a\"b"}, 1, "invalid key specification"},
 		{"missing file", []string{"list", "-config", cfg + ".missing"}, 1, "no such file"},
 		{"revoke unknown", []string{"revoke", "-config", cfg, "nosuchkey00"}, 1, "no such key"},
@@ -273,5 +278,88 @@ func TestGatewayShapedSection(t *testing.T) {
 	defer func() { _ = c2.Close() }()
 	if _, err := k2.Authenticate(r); err != nil {
 		t.Fatalf("with default header and prefix, Authenticate = %v", err)
+	}
+}
+
+// TestRunHelp: help at every level (-h, -help, --help, help [CMD], CMD -h)
+// goes to stdout with status 0 and says what the command does, its usage
+// and examples; nothing goes to stderr.
+func TestRunHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-h"}, []string{"bulwark keys: create, list", "commands:", "  pepper  print a new random pepper", "examples:"}},
+		{[]string{"--help"}, []string{"commands:", "  rotate  replace a key"}},
+		{[]string{"-help"}, []string{"commands:"}},
+		{[]string{"help"}, []string{"commands:"}},
+		{[]string{"help", "create"}, []string{"bulwark keys create: create a key", "usage: bulwark keys create -config FILE", "-ttl duration", "examples:", "-ttl 30d"}},
+		{[]string{"-h", "list"}, []string{"bulwark keys list: list the keys", "usage: bulwark keys list"}},
+		{[]string{"create", "-h"}, []string{"bulwark keys create:", "-scopes string"}},
+		{[]string{"rotate", "--help"}, []string{"bulwark keys rotate:", "(default 1d)"}},
+		{[]string{"revoke", "-help"}, []string{"bulwark keys revoke:", "examples:"}},
+		{[]string{"delete", "-h"}, []string{"bulwark keys delete:"}},
+		{[]string{"pepper", "-h"}, []string{"bulwark keys pepper: print a new random pepper", "openssl", "examples:"}},
+	} {
+		code, out, errs := run(t, tc.args...)
+		if code != 0 || errs != "" {
+			t.Errorf("Run(%q) = %d, stderr %q; want 0 and nothing on stderr", tc.args, code, errs)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("Run(%q) stdout lacks %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
+
+// TestPepperIsAcceptedAsItIs: `bulwark keys pepper` prints 32 random bytes
+// in base64 (as `openssl rand -base64 32` does), a new one each time, and
+// the key store takes that text as its pepper, from the environment with
+// the newline a shell keeps, or from a file.
+func TestPepperIsAcceptedAsItIs(t *testing.T) {
+	code, out, errs := run(t, "pepper")
+	if code != 0 || errs != "" {
+		t.Fatalf("pepper = %d, %q", code, errs)
+	}
+	_, again, _ := run(t, "pepper")
+	if out == again {
+		t.Fatalf("two peppers are the same: %q", out)
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(out, "\n"))
+	if err != nil || len(raw) != cli.PepperBytes || cli.PepperBytes < apikey.MinPepperLen {
+		t.Fatalf("pepper %q: %d bytes, %v; want %d in base64", out, len(raw), err, cli.PepperBytes)
+	}
+	t.Setenv(pepperEnv, out)
+	cfg := writeConfig(t, "    store: sqlite:keys.db\n    pepper_env: "+pepperEnv+"\n")
+	if code, _, errs := run(t, "create", "-config", cfg, "-ttl", "30d"); code != 0 {
+		t.Fatalf("create with the printed pepper = %d: %s", code, errs)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pepper"), []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc := cli.FileConfig{Store: "memory", PepperFile: filepath.Join(dir, "pepper")}
+	_, closer, err := fc.Open(context.Background(), "", -1)
+	if err != nil {
+		t.Fatalf("Open with the printed pepper in a file: %v", err)
+	}
+	_ = closer.Close()
+}
+
+// TestCreateTTLInDays: -ttl takes d, as the YAML does.
+func TestCreateTTLInDays(t *testing.T) {
+	t.Setenv(pepperEnv, strings.Repeat("p", 40))
+	cfg := writeConfig(t, "    store: sqlite:keys.db\n    pepper_env: "+pepperEnv+"\n")
+	for _, tc := range []struct {
+		ttl  string
+		want time.Duration
+	}{{"30d", 30 * 24 * time.Hour}, {"1.5d", 36 * time.Hour}, {"1d12h", 36 * time.Hour}} {
+		m := runJSON(t, "create", "-config", cfg, "-ttl", tc.ttl, "--json")
+		created, err1 := time.Parse(time.RFC3339Nano, m["created_at"].(string))
+		expires, err2 := time.Parse(time.RFC3339Nano, m["expires_at"].(string))
+		if err1 != nil || err2 != nil || expires.Sub(created) != tc.want {
+			t.Errorf("create -ttl %s: created %v, expires %v (%v, %v); want %v later", tc.ttl, created, expires, err1, err2, tc.want)
+		}
 	}
 }

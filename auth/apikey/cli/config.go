@@ -11,7 +11,7 @@
 //	    prefix: bwk_live                          # the default
 //	    header: X-API-Key                         # the default; or Authorization (Bearer)
 //	    pepper_env: BULWARK_APIKEY_PEPPER         # the default; or pepper_file: /run/secrets/apikey-pepper
-//	    cache_ttl: 10s                            # bound on cross-instance revocation
+//	    cache_ttl: 10s                            # bound on cross-instance revocation (at most 5m)
 //
 // Only store is required. Relative paths (a sqlite store, pepper_file) are
 // relative to the configuration file's directory. A SQLite store is
@@ -19,7 +19,8 @@
 // refused (insecure_pepper_file_permissions: true accepts it). The pepper is never written in the file
 // itself: it comes from an environment variable (BULWARK_APIKEY_PEPPER
 // unless pepper_env names another) or a file, at least 32 bytes, trailing
-// newlines trimmed; make one with `openssl rand -base64 48`.
+// newlines trimmed; make one with `bulwark keys pepper` (32 random bytes in
+// base64) or `openssl rand -base64 32`.
 package cli
 
 import (
@@ -168,10 +169,21 @@ func (fc *FileConfig) pepper() ([]byte, error) {
 	}
 	v := strings.TrimRight(os.Getenv(name), "\r\n")
 	if v == "" {
-		return nil, &auth.ConfigError{Field: "pepper_env", Value: name, Reason: "environment variable is not set: the pepper comes from it (or from pepper_file)"}
+		return nil, &auth.ConfigError{Field: "pepper_env", Value: name, Reason: "environment variable is not set: the pepper comes from it (or from pepper_file); " + makePepper}
+	}
+	if len(v) < apikey.MinPepperLen {
+		return nil, &auth.ConfigError{Field: "pepper_env", Value: name, Reason: shortPepper}
 	}
 	return []byte(v), nil
 }
+
+// What a missing or short pepper's error says: its format and how to make
+// one. The pepper is the text itself; base64 is only a way to write random
+// bytes as text.
+const (
+	makePepper  = "make one with `bulwark keys pepper` or `openssl rand -base64 32`"
+	shortPepper = "the pepper must be at least 32 bytes, e.g. 32 random bytes in base64; " + makePepper
+)
 
 // readPepperFile reads the pepper file, relative to BaseDir, refusing one
 // that group or others may access. The mode is that of the file opened (a
@@ -195,7 +207,11 @@ func (fc *FileConfig) readPepperFile() ([]byte, error) {
 	if err != nil || len(b) > maxPepperFile {
 		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: "cannot be read, or longer than 4 KiB"}
 	}
-	return bytes.TrimRight(b, "\r\n"), nil
+	b = bytes.TrimRight(b, "\r\n")
+	if len(b) < apikey.MinPepperLen {
+		return nil, &auth.ConfigError{Field: "pepper_file", Value: fc.PepperFile, Reason: shortPepper}
+	}
+	return b, nil
 }
 
 // maxPepperFile bounds what is read from a pepper file.

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,25 +14,105 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth/apikey"
+	"github.com/bulwark-go/bulwark/internal/duration"
 )
 
-const usage = `usage: bulwark keys <command> -config FILE [flags] [ID]
+// command is one subcommand of `bulwark keys`: what it does in one line,
+// its usage and examples, for -h and `bulwark keys help`.
+type command struct {
+	name, summary, usage string
+	examples             []string
+	notes                string // for -h, after the usage
+}
 
-commands:
-  create  -config FILE [-name NAME] [-owner OWNER] [-scopes "a b"] [-roles "r s"] [-tier TIER] [-ttl 720h] [--json]
-  list    -config FILE [--json]
-  rotate  -config FILE [-overlap 24h] [--json] ID
-  revoke  -config FILE [--json] ID
-  delete  -config FILE [--json] ID
+var commands = []command{
+	{"create", "create a key and print it, once",
+		`create -config FILE [-name NAME] [-owner OWNER] [-scopes "a b"] [-roles "r s"] [-tier TIER] [-ttl 30d] [--json]`,
+		[]string{`bulwark keys create -config gateway.yaml -name ci -owner team-ci -scopes "orders:read" -ttl 30d`}, ""},
+	{"list", "list the keys, without their secrets", "list -config FILE [--json]",
+		[]string{"bulwark keys list -config gateway.yaml"}, ""},
+	{"rotate", "replace a key; the old one keeps working for -overlap", "rotate -config FILE [-overlap 1d] [--json] ID",
+		[]string{"bulwark keys rotate -config gateway.yaml -overlap 12h k7Hq2xZ1"}, ""},
+	{"revoke", "refuse a key from now on (it stays listed)", "revoke -config FILE [--json] ID",
+		[]string{"bulwark keys revoke -config gateway.yaml k7Hq2xZ1"}, ""},
+	{"delete", "remove a key's record from the store", "delete -config FILE [--json] ID",
+		[]string{"bulwark keys delete -config gateway.yaml k7Hq2xZ1"}, ""},
+	{"pepper", "print a new random pepper (32 bytes, base64) for pepper_env or pepper_file", "pepper",
+		[]string{
+			"(umask 077; bulwark keys pepper > /run/secrets/apikey-pepper)",
+			`export BULWARK_APIKEY_PEPPER="$(bulwark keys pepper)"`,
+		}, `
+The key store digests keys under the pepper with HMAC-SHA256; the pepper
+is the text as it is (trailing newlines trimmed), at least 32 bytes.
+` + "`openssl rand -base64 32`" + ` makes an equivalent one. Keep it out of the
+YAML file and out of the store's backups; see "Rotating the pepper" in
+package auth/apikey to change it.
+`},
+}
 
-Every command also takes -store URL (sqlite://PATH or postgres://…) to
-override the configuration's auth.api_keys.store. The plaintext key is
-printed once, by create and rotate: store it now.
+const usageNotes = `
+Every command but pepper reads the auth.api_keys section of the -config
+file and also takes -store URL (sqlite://PATH or postgres://…) to override
+its store. The plaintext key is printed once, by create and rotate: store
+it now. Durations take s, m, h and d (30d, 1d12h).
 `
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// writeUsage prints the usage of every command (a usage error, or -h).
+func writeUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: bulwark keys <command> [flags] [ID]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-7s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, usageNotes)
+}
+
+// writeHelp prints `bulwark keys -h`: what the command does, every
+// subcommand in one line, examples.
+func writeHelp(w io.Writer) {
+	fmt.Fprint(w, "bulwark keys: create, list, rotate, revoke and delete API keys; make a pepper\n\n")
+	writeUsage(w)
+	fmt.Fprintln(w, "\nexamples:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s\n", c.examples[0])
+	}
+	fmt.Fprintln(w, "\nRun 'bulwark keys <command> -h' (or 'bulwark help keys <command>') for a command's flags.")
+}
+
+// writeCommandHelp prints `bulwark keys CMD -h`.
+func writeCommandHelp(w io.Writer, c command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "bulwark keys %s: %s\n\nusage: bulwark keys %s\n%s", c.name, c.summary, c.usage, c.notes)
+	if c.name != "pepper" {
+		fmt.Fprint(w, usageNotes)
+		fmt.Fprintln(w, "\nflags:")
+		out := fs.Output()
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
+	fmt.Fprintln(w, "\nexamples:")
+	for _, e := range c.examples {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
 
 // Run runs `bulwark keys` with args (after "keys") and returns the exit
 // status: 0 on success, 1 on failure, 2 on a usage error. Output goes to
-// stdout, diagnostics to stderr.
+// stdout, diagnostics to stderr. Help (-h, -help, --help, or help [CMD],
+// at the top or after a command) goes to stdout, with status 0.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return RunWith(ctx, args, stdout, stderr, RunOptions{})
 }
@@ -46,20 +128,32 @@ type RunOptions struct {
 
 // RunWith is [Run] with options.
 func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts RunOptions) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+	switch {
+	case len(args) == 0:
+		writeUsage(stderr)
+		return 2
+	case isHelp(args[0]) && len(args) == 1:
+		writeHelp(stdout)
 		return 0
+	case isHelp(args[0]):
+		return RunWith(ctx, []string{args[1], "-h"}, stdout, stderr, opts)
 	}
 	cmd, args := args[0], args[1:]
+	c, ok := lookup(cmd)
+	if !ok {
+		fmt.Fprintf(stderr, "bulwark keys: unknown command %q\n\n", cmd)
+		writeUsage(stderr)
+		return 2
+	}
 	fs := flag.NewFlagSet("bulwark keys "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() {} // help goes to stdout, a usage error's usage to stderr: see parse below
+	if cmd == "pepper" {
+		return runPepper(fs, c, args, stdout, stderr)
+	}
 	var (
-		config  = fs.String("config", "", "configuration file (YAML) with an auth.api_keys section")
-		store   = fs.String("store", "", "store URL, overriding the configuration")
+		config  = fs.String("config", "", "configuration `file` (YAML) with an auth.api_keys section")
+		store   = fs.String("store", "", "store `URL`, overriding the configuration")
 		asJSON  = fs.Bool("json", false, "print one JSON object")
 		name    = new(string)
 		owner   = new(string)
@@ -78,24 +172,29 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts 
 		fs.StringVar(scopes, "scopes", "", "space-separated scopes")
 		fs.StringVar(roles, "roles", "", "space-separated roles")
 		fs.StringVar(tier, "tier", "", "rate-limit tier")
-		fs.DurationVar(ttl, "ttl", 0, "lifetime, e.g. 720h (default: no expiry)")
+		duration.Var(fs, ttl, "ttl", 0, "lifetime, a `duration` such as 30d, 12h or 1d12h (default: no expiry)")
 	case "list":
 		wantID = false
 	case "rotate":
-		fs.DurationVar(overlap, "overlap", 24*time.Hour, "how long the old key keeps working")
-	case "revoke", "delete":
-	default:
-		fmt.Fprintf(stderr, "bulwark keys: unknown command %q\n\n%s", cmd, usage)
-		return 2
+		duration.Var(fs, overlap, "overlap", 24*time.Hour, "how long the old key keeps working, a `duration` such as 1d or 12h")
+	}
+	parse := func(args []string) (int, bool) {
+		err := fs.Parse(args)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			writeCommandHelp(stdout, c, fs)
+			return 0, false
+		case err != nil:
+			fmt.Fprintf(stderr, "usage: bulwark keys %s\n", c.usage)
+			return 2, false
+		}
+		return 0, true
 	}
 	// Flags may come before or after the key id.
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
+		if code, ok := parse(args); !ok {
+			return code
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -133,12 +232,12 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts 
 			return 1
 		}
 	}
-	keys, c, err := fc.Open(ctx, *store, -1)
+	keys, closer, err := fc.Open(ctx, *store, -1)
 	if err != nil {
 		fmt.Fprintf(stderr, "bulwark keys: %v\n", err)
 		return 1
 	}
-	defer func() { _ = c.Close() }()
+	defer func() { _ = closer.Close() }()
 
 	out := &printer{w: stdout, json: *asJSON}
 	switch cmd {
@@ -176,6 +275,37 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts 
 	}
 	if out.err != nil {
 		fmt.Fprintf(stderr, "bulwark keys %s: %v\n", cmd, out.err)
+		return 1
+	}
+	return 0
+}
+
+// PepperBytes is how many random bytes `bulwark keys pepper` prints, in
+// base64: [apikey.MinPepperLen], as `openssl rand -base64 32` makes.
+const PepperBytes = apikey.MinPepperLen
+
+// runPepper prints a new pepper: PepperBytes from crypto/rand in standard
+// base64 (44 characters), which pepper_env and pepper_file take as they
+// are (the pepper is the text, at least 32 bytes of it).
+func runPepper(fs *flag.FlagSet, c command, args []string, stdout, stderr io.Writer) int {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		writeCommandHelp(stdout, c, fs)
+		return 0
+	case err != nil || fs.NArg() > 0:
+		if err == nil {
+			fmt.Fprintf(stderr, "bulwark keys pepper: unexpected arguments %q\n", fs.Args())
+		}
+		fmt.Fprintf(stderr, "usage: bulwark keys %s\n", c.usage)
+		return 2
+	}
+	b := make([]byte, PepperBytes)
+	if _, err := rand.Read(b); err != nil {
+		fmt.Fprintf(stderr, "bulwark keys pepper: %v\n", err)
+		return 1
+	}
+	if _, err := fmt.Fprintln(stdout, base64.StdEncoding.EncodeToString(b)); err != nil {
 		return 1
 	}
 	return 0
