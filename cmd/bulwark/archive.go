@@ -30,12 +30,14 @@ func runArchive(unseal bool, args []string, stdout, stderr io.Writer) int {
 		name = "unseal"
 	}
 	fs := flag.NewFlagSet("bulwark audit "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, archiveUsage) }
 	keysFile := fs.String("keys-file", "", "file holding the seal keys")
 	keysEnv := fs.String("keys-env", "", "environment variable holding the seal keys")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	h := sealHelp
+	if unseal {
+		h = unsealHelp
+	}
+	if code, ok := parseFlags(fs, args, h, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() != 1 || (*keysFile == "") == (*keysEnv == "") {
 		fmt.Fprint(stderr, archiveUsage)

@@ -35,6 +35,11 @@ reason on stdout, "TAMPERED") or an unclean end without -allow-open
 
 func runAudit(args []string, stdout, stderr io.Writer) int {
 	switch {
+	case wantsHelpOnly(args):
+		writeAuditHelp(stdout)
+		return 0
+	case len(args) > 1 && args[0] == "help":
+		return runAudit(append(args[1:2:2], "-h"), stdout, stderr)
 	case len(args) > 0 && args[0] == "verify":
 		return runAuditVerify(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "seal":
@@ -49,14 +54,12 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 
 func runAuditVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bulwark audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, auditUsage) }
 	keyFile := fs.String("key-file", "", "file holding the chain key (hex or base64)")
 	keyEnv := fs.String("key-env", "", "environment variable holding the chain key (hex or base64)")
 	cpFile := fs.String("checkpoints", "", "checkpoint file the chain wrote to its second sink")
 	allowOpen := fs.Bool("allow-open", false, "accept a last chain without an end record (log still being written)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, verifyHelp, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() == 0 || (*keyFile == "") == (*keyEnv == "") {
 		fmt.Fprint(stderr, auditUsage)

@@ -40,6 +40,11 @@ examples:
   bulwark probe -config bulwark.yaml -json-path /v1/echo -junit probe.xml -sarif probe.sarif
 `
 
+var probeHelp = help{
+	summary: "bulwark probe: run the attack suite against an API, bulwark or not",
+	usage:   probeUsage,
+}
+
 // listFlag is a flag given more than once (-protected /v1/ -protected /admin/).
 type listFlag []string
 
@@ -101,20 +106,11 @@ func probeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	sarif := fs.String("sarif", "", "also write the report as SARIF 2.1.0 to `file`")
 	list := fs.Bool("list", false, "list the checks and exit")
 	insecure := fs.Bool("insecure-skip-verify", false, "do not verify the target's TLS certificate (a test target with a self-signed one)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, probeUsage, "\nflags:\n")
-		fs.PrintDefaults()
-	}
 	// The flag package takes -json and --json alike.
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprint(stdout, probeUsage, "\nflags:\n")
-			fs.PrintDefaults()
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args, probeHelp, stdout, stderr); !ok {
+		return code
 	}
+	fs.Usage = func() { probeHelp.writeUsage(stderr, fs) }
 	if fs.NArg() > 0 {
 		fs.Usage()
 		return 2

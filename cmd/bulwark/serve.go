@@ -16,21 +16,34 @@ import (
 	"github.com/bulwark-go/bulwark/internal/gateway"
 )
 
+var serveHelp = help{
+	summary: "bulwark serve: run the API gateway from a YAML configuration, or check one",
+	usage: `usage: bulwark serve [-config FILE] [-check]
+
+Without -config it serves the built-in demo configuration and prints a
+demo API key. -check reports every problem of the configuration, each
+with its line and key, and exits 1 if there is one, without serving.
+SIGHUP (or POST /reload on the admin listener) reloads the configuration;
+SIGTERM drains and stops.
+`,
+	examples: []string{
+		"bulwark serve",
+		"bulwark serve -config /etc/bulwark/gateway.yaml -check",
+		"BULWARK_APIKEY_PEPPER=\"$(cat /run/secrets/apikey-pepper)\" bulwark serve -config /etc/bulwark/gateway.yaml",
+	},
+}
+
 // runServe implements `bulwark serve [-config FILE] [-check]`.
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := flag.NewFlagSet("bulwark serve", flag.ContinueOnError)
 	configFile := fs.String("config", "", "YAML configuration `file` (default: the built-in demo configuration)")
 	check := fs.Bool("check", false, "check the configuration and exit without serving")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bulwark serve [-config FILE] [-check]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, serveHelp, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "bulwark serve: unexpected arguments %q\n", fs.Args())
+		serveHelp.writeUsage(stderr, fs)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
