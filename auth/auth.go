@@ -308,13 +308,13 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ErrNoCredentials):
 		h["Www-Authenticate"] = a.challenges
 	case errors.Is(err, ErrInvalidRequest):
-		h["Www-Authenticate"] = []string{`Bearer error="invalid_request"` + a.params}
+		h["Www-Authenticate"] = []string{`Bearer error="invalid_request"` + descriptionParam(err) + a.params}
 		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})
 	case errors.Is(err, ErrUnavailable):
 		// 503: no challenge; the credential was not judged.
 		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce), Attrs: []slog.Attr{slog.Bool("unavailable", true)}})
 	default:
-		h["Www-Authenticate"] = []string{`Bearer error="invalid_token"` + a.params}
+		h["Www-Authenticate"] = []string{`Bearer error="invalid_token"` + descriptionParam(err) + a.params}
 		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})
 	}
 	if errors.As(err, &ce) || errors.As(err, &se) {

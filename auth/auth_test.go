@@ -119,7 +119,7 @@ func TestHandler(t *testing.T) {
 		{"invalid token", map[string][]string{"Authorization": {"Bearer forged"}}, 401,
 			[]string{`Bearer error="invalid_token", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
 		{"two Authorization headers is a malformed request", map[string][]string{"Authorization": {"Bearer reader", "Bearer admin"}}, 400,
-			[]string{`Bearer error="invalid_request", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
+			[]string{`Bearer error="invalid_request", error_description="several Authorization headers", realm="orders", ` + meta}, secevent.AuthnTokenInvalid, ""},
 		{"valid token without the scope", map[string][]string{"Authorization": {"Bearer reader"}}, 403,
 			[]string{`Bearer error="insufficient_scope", scope="orders:read orders:write", realm="orders", ` + meta}, secevent.AuthzFail, ""},
 		{"role satisfies the policy", map[string][]string{"Authorization": {"Bearer admin"}}, 200, nil, "", "alice"},
@@ -398,4 +398,46 @@ func FuzzBearerToken(f *testing.F) {
 			t.Fatalf("BearerToken(%q) = %q", h, tok)
 		}
 	})
+}
+
+// TestErrorDescriptionIsFromAClosedSet: error_description carries a fixed
+// phrase for a reason the auth package knows ("expired"), and nothing for
+// one it does not: an authenticator's reason built from the request, the
+// token or its own state never reaches the client, in any header or the
+// body.
+func TestErrorDescriptionIsFromAClosedSet(t *testing.T) {
+	const tok = "tok-3f9a-secret-bytes"
+	for _, tc := range []struct {
+		name      string
+		err       error
+		challenge string
+	}{
+		{"a known reason", auth.Invalid("expired", nil), `Bearer error="invalid_token", error_description="token expired", realm="api"`},
+		{"a known reason wrapped by the chain", auth.Invalid("recognized credential disowned", auth.Invalid("expired", nil)), `Bearer error="invalid_token", realm="api"`},
+		{"a reason made of the token", auth.Invalid("expired "+tok, nil), `Bearer error="invalid_token", realm="api"`},
+		{"a reason that tries to add a parameter", auth.Invalid(`x", error_description="come in`, nil), `Bearer error="invalid_token", realm="api"`},
+		{"a malformed request with a known reason", auth.Malformed("several Authorization headers"), `Bearer error="invalid_request", error_description="several Authorization headers", realm="api"`},
+		{"a malformed request with a reason made of the token", auth.Malformed("two tokens: " + tok), `Bearer error="invalid_request", realm="api"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAuth(t, auth.Config{Realm: "api", Authenticators: []auth.Authenticator{
+				auth.AuthenticatorFunc(func(*http.Request) (*auth.Principal, error) { return nil, tc.err }),
+			}})
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			rec := httptest.NewRecorder()
+			a.Handler(http.NotFoundHandler()).ServeHTTP(rec, r)
+			if got := rec.Header().Get("WWW-Authenticate"); got != tc.challenge {
+				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.challenge)
+			}
+			for name, vals := range rec.Header() {
+				if strings.Contains(strings.Join(vals, " "), tok) {
+					t.Errorf("header %s = %q carries the token", name, vals)
+				}
+			}
+			if strings.Contains(rec.Body.String(), tok) {
+				t.Errorf("body %s carries the token", rec.Body)
+			}
+		})
+	}
 }

@@ -45,9 +45,15 @@
 //     error="insufficient_scope", scope="…" listing what the route accepts.
 //
 // Every refusal carries an RFC 9457 problem body with a fixed text. The
-// reason (which check failed) is never sent to the client; it goes to a
-// security event (secevent.AuthnTokenInvalid, secevent.AuthzFail) that the
-// audit log records. When [Config.ResourceMetadata] is set, challenges carry
+// reason (which check failed) goes to a security event
+// (secevent.AuthnTokenInvalid, secevent.AuthzFail) that the audit log
+// records. Where the client can act on it, the challenge also carries an
+// RFC 6750 error_description: a fixed phrase from a closed set kept in
+// this package ("token expired", "wrong audience", "typ must be at+jwt",
+// "several Authorization headers"), never text from the request, the token
+// or an authenticator; a reason outside the set (a bad signature, an
+// unknown key, a malformed token, any third-party authenticator's) gets
+// none. When [Config.ResourceMetadata] is set, challenges carry
 // resource_metadata= (RFC 9728) so clients can discover the authorization
 // server; [ProtectedResourceMetadata] serves that document.
 //

@@ -50,10 +50,13 @@ var (
 
 // CredentialError is a refused credential. Reason is a fixed, non-secret
 // phrase for the log ("expired", "unknown key id"); it never reaches the
-// client. Kind is one of the sentinels above.
+// client as it is: a reason the client can act on is sent as a fixed
+// RFC 6750 error_description from the package's closed set ("expired" as
+// "token expired"), any other as nothing. Kind is one of the sentinels
+// above.
 type CredentialError struct {
 	Kind   error  // ErrNoCredentials, ErrNotMine, ErrInvalidRequest, ErrInvalidToken or ErrUnavailable
-	Reason string // for the security event and the log only
+	Reason string // for the security event and the log; see above for the client
 	Err    error  // the underlying error, if any; for the log only
 }
 

@@ -50,5 +50,5 @@ func Example() {
 	// Output:
 	// 200
 	// reporting-job [orders:read]
-	// 401 Bearer error="invalid_token"
+	// 401 Bearer error="invalid_token", error_description="token not active"
 }

@@ -21,6 +21,12 @@ import (
 
 const invalidToken = `Bearer error="invalid_token", realm="api"`
 
+// invalidBecause is the challenge of a refusal the client can act on: with
+// a fixed RFC 6750 error_description.
+func invalidBecause(description string) string {
+	return `Bearer error="invalid_token", error_description="` + description + `", realm="api"`
+}
+
 // attack is one row of the attack table: a request an attacker sends, and
 // the refusal it must get.
 type attack struct {
@@ -99,10 +105,10 @@ func TestAttacks(t *testing.T) {
 		}), 401, invalidToken, "missing signature"},
 		{"alg none, with a signature", tok(func(t *testing.T) string {
 			return b64(`{"alg":"none","typ":"at+jwt","kid":"rsa1"}`) + "." + b64(claims(nil)) + ".AAAA"
-		}), 401, invalidToken, "algorithm not allowed"},
+		}), 401, invalidBecause("algorithm not allowed"), "algorithm not allowed"},
 		{"alg None, case variant", tok(func(t *testing.T) string {
 			return b64(`{"alg":"None","typ":"at+jwt"}`) + "." + b64(claims(nil)) + ".AAAA"
-		}), 401, invalidToken, "algorithm not allowed"},
+		}), 401, invalidBecause("algorithm not allowed"), "algorithm not allowed"},
 
 		// Algorithm confusion: HMAC keyed with the RSA public key, which
 		// the attacker knows.
@@ -143,22 +149,22 @@ func TestAttacks(t *testing.T) {
 		}), 401, invalidToken, "bad signature"},
 
 		// Time.
-		{"expired", tok(valid(map[string]any{"exp": t0.Add(-61 * time.Second).Unix()})), 401, invalidToken, "expired"},
-		{"not yet valid", tok(valid(map[string]any{"nbf": t0.Add(2 * time.Minute).Unix()})), 401, invalidToken, "not yet valid"},
-		{"iat in the future", tok(valid(map[string]any{"iat": t0.Add(2 * time.Minute).Unix()})), 401, invalidToken, "issued in the future"},
-		{"missing exp", tok(valid(map[string]any{"exp": nil})), 401, invalidToken, "missing exp"},
-		{"exp as a string", tok(valid(map[string]any{"exp": "99999999999"})), 401, invalidToken, "invalid exp"},
+		{"expired", tok(valid(map[string]any{"exp": t0.Add(-61 * time.Second).Unix()})), 401, invalidBecause("token expired"), "expired"},
+		{"not yet valid", tok(valid(map[string]any{"nbf": t0.Add(2 * time.Minute).Unix()})), 401, invalidBecause("token not yet valid"), "not yet valid"},
+		{"iat in the future", tok(valid(map[string]any{"iat": t0.Add(2 * time.Minute).Unix()})), 401, invalidBecause("token issued in the future"), "issued in the future"},
+		{"missing exp", tok(valid(map[string]any{"exp": nil})), 401, invalidBecause("token has no exp"), "missing exp"},
+		{"exp as a string", tok(valid(map[string]any{"exp": "99999999999"})), 401, invalidBecause("invalid exp, nbf or iat"), "invalid exp"},
 
 		// Audience and issuer.
-		{"wrong aud", tok(valid(map[string]any{"aud": "https://other-api.example"})), 401, invalidToken, "wrong audience"},
-		{"aud array without ours", tok(valid(map[string]any{"aud": []string{"https://a.example", "https://b.example"}})), 401, invalidToken, "wrong audience"},
-		{"missing aud", tok(valid(map[string]any{"aud": nil})), 401, invalidToken, "missing or invalid aud"},
-		{"wrong iss", tok(valid(map[string]any{"iss": "https://evil.example"})), 401, invalidToken, "unknown issuer"},
-		{"iss case variant", tok(valid(map[string]any{"iss": "https://IDP.example"})), 401, invalidToken, "unknown issuer"},
+		{"wrong aud", tok(valid(map[string]any{"aud": "https://other-api.example"})), 401, invalidBecause("wrong audience"), "wrong audience"},
+		{"aud array without ours", tok(valid(map[string]any{"aud": []string{"https://a.example", "https://b.example"}})), 401, invalidBecause("wrong audience"), "wrong audience"},
+		{"missing aud", tok(valid(map[string]any{"aud": nil})), 401, invalidBecause("missing or invalid aud"), "missing or invalid aud"},
+		{"wrong iss", tok(valid(map[string]any{"iss": "https://evil.example"})), 401, invalidBecause("unknown issuer"), "unknown issuer"},
+		{"iss case variant", tok(valid(map[string]any{"iss": "https://IDP.example"})), 401, invalidBecause("unknown issuer"), "unknown issuer"},
 
 		// An ID token is not an access token (RFC 9068 §4).
-		{"ID token (typ JWT) as access token", tok(rs(withTyp("JWT"), claims(nil))), 401, invalidToken, "typ is not at+jwt"},
-		{"token without typ", tok(rs(withTyp(""), claims(nil))), 401, invalidToken, "typ is not at+jwt"},
+		{"ID token (typ JWT) as access token", tok(rs(withTyp("JWT"), claims(nil))), 401, invalidBecause("typ must be at+jwt"), "typ is not at+jwt"},
+		{"token without typ", tok(rs(withTyp(""), claims(nil))), 401, invalidBecause("typ must be at+jwt"), "typ is not at+jwt"},
 
 		// One decode, one meaning: duplicates and case variants refused.
 		{"duplicate claim iss", tok(rs(header("RS256", "rsa1"), `{`+body+`,"iss":"https://evil.example"}`)), 401, invalidToken, "invalid claims JSON"},
@@ -195,7 +201,7 @@ func TestAttacks(t *testing.T) {
 			r := bearer(token(t, "rsa1", nil))
 			r.Header.Add("Authorization", "Bearer "+token(t, "ec1", nil))
 			return r
-		}, 400, `Bearer error="invalid_request", realm="api"`, "several Authorization headers"},
+		}, 400, `Bearer error="invalid_request", error_description="several Authorization headers", realm="api"`, "several Authorization headers"},
 		{"token in the query string (not enabled)", func(t *testing.T) *http.Request {
 			return httptest.NewRequest(http.MethodGet, "https://api.example/orders?access_token="+token(t, "rsa1", nil), nil)
 		}, 401, `Bearer realm="api"`, ""},

@@ -108,7 +108,10 @@
 // insufficient_scope. The reason a token was refused ("expired", "unknown
 // key id", "typ is not at+jwt", …) is a fixed phrase carried in the
 // [auth.CredentialError] and emitted as an authn_token_invalid security
-// event; it never reaches the client.
+// event. What the client may act on reaches it as a fixed RFC 6750
+// error_description from the auth package's closed set ("token expired",
+// "wrong audience", "typ must be at+jwt"); a bad signature, an unknown key
+// id or a malformed token get none.
 //
 // # Dependencies
 //

@@ -271,6 +271,33 @@ func TestRealProvider(t *testing.T) {
 	if _, err := v.Verify(context.Background(), forged); !errors.Is(err, auth.ErrInvalidToken) {
 		t.Fatalf("Verify(forged) = %v, want ErrInvalidToken", err)
 	}
+
+	// With the RFC 9068 typ check on (the gateway's require_typ default),
+	// the provider's typ "JWT" tokens are refused, and the client is told
+	// why in fixed words, with nothing of the token in the answer.
+	strict, err := jwt.New(jwt.Config{Issuers: []jwt.Issuer{{
+		Issuer: issuer, Audiences: []string{apiAudience}, Algorithms: []string{"RS256"}, Discovery: true,
+	}}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = strict.Close() }()
+	strictAuthn, err := auth.New(auth.Config{Authenticators: []auth.Authenticator{strict}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strictAPI := httptest.NewServer(strictAuthn.Handler(http.NotFoundHandler()))
+	defer strictAPI.Close()
+	const wantTyp = `Bearer error="invalid_token", error_description="typ must be at+jwt"`
+	code, got := call(t, strictAPI.URL, second)
+	if code != http.StatusUnauthorized || got != wantTyp {
+		t.Fatalf("typ JWT token with the typ check on: %d %q, want 401 %q", code, got, wantTyp)
+	}
+	for _, seg := range strings.Split(second, ".") {
+		if len(seg) >= 8 && strings.Contains(got, seg[:8]) {
+			t.Fatalf("the challenge %q carries part of the token", got)
+		}
+	}
 }
 
 func decodeHeader(t *testing.T, tok string) string {
