@@ -38,7 +38,7 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 	case wantsHelpOnly(args):
 		writeAuditHelp(stdout)
 		return 0
-	case len(args) > 1 && args[0] == "help":
+	case len(args) > 1 && isHelp(args[0]):
 		return runAudit(append(args[1:2:2], "-h"), stdout, stderr)
 	case len(args) > 0 && args[0] == "verify":
 		return runAuditVerify(args[1:], stdout, stderr)
@@ -46,6 +46,9 @@ func runAudit(args []string, stdout, stderr io.Writer) int {
 		return runArchive(false, args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "unseal":
 		return runArchive(true, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "bulwark audit: unknown command %q\n\n", args[0])
 	}
 	fmt.Fprint(stderr, auditUsage)
 	fmt.Fprint(stderr, archiveUsage)
