@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bulwark-go/bulwark/internal/duration"
 )
 
 // auditFile reports whether audit.output is a file.
@@ -22,7 +24,7 @@ func auditSync(s string) (everyRecord bool, interval time.Duration, err error) {
 	case "every_record":
 		return true, 0, nil
 	}
-	d, err := time.ParseDuration(s)
+	d, err := duration.Parse(s)
 	if err != nil || d <= 0 || d > time.Hour {
 		return false, 0, errors.New("must be every_record, interval (every second) or a duration up to 1h, e.g. 200ms")
 	}
@@ -40,7 +42,7 @@ func checkpointEvery(s string) (records int, interval time.Duration, err error) 
 		}
 		return n, 0, nil
 	}
-	d, err := time.ParseDuration(s)
+	d, err := duration.Parse(s)
 	if err != nil || d < time.Second {
 		return 0, 0, errors.New("must be a positive number of records (e.g. 1000) or a duration of at least 1s (e.g. 1m)")
 	}

@@ -157,3 +157,22 @@ func FuzzAuditValues(f *testing.F) {
 		}
 	})
 }
+
+// TestAuditDurationsTakeDays: audit.sync and audit.checkpoints.every read
+// durations as every other key does (internal/duration).
+func TestAuditDurationsTakeDays(t *testing.T) {
+	if n, d, err := checkpointEvery("1d"); err != nil || n != 0 || d != 24*time.Hour {
+		t.Errorf("checkpointEvery(1d) = %d, %v, %v; want 24h", n, d, err)
+	}
+	if n, d, err := checkpointEvery("0.5d"); err != nil || n != 0 || d != 12*time.Hour {
+		t.Errorf("checkpointEvery(0.5d) = %d, %v, %v; want 12h", n, d, err)
+	}
+	if _, d, err := auditSync("0.0001d"); err != nil || d != 8640*time.Millisecond {
+		t.Errorf("auditSync(0.0001d) = %v, %v; want 8.64s", d, err)
+	}
+	for _, s := range []string{"1d", "-1s"} {
+		if _, _, err := auditSync(s); err == nil {
+			t.Errorf("auditSync(%q) accepted", s)
+		}
+	}
+}
