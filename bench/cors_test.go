@@ -103,3 +103,28 @@ func BenchmarkCORS(b *testing.B) {
 		b.Run("case=preflight/impl="+m.name, func(b *testing.B) { serveStatus(b, h, preflight, http.StatusNoContent) })
 	}
 }
+
+// BenchmarkCORSPaired runs the bare handler, bulwark's CORS and raw
+// rs/cors with the same allow-list, on an allowed simple request and an
+// allowed preflight, in alternating batches of 500 (rlPaired), and
+// reports each one's lower-quartile time and the ratios of total and added
+// time (the target: bulwark ≤ 1.0× rs/cors).
+func BenchmarkCORSPaired(b *testing.B) {
+	ms := corsMiddlewares(b)
+	bw, rs := ms[0].wrap(jsonHandler), ms[2].wrap(jsonHandler)
+	simple := newRequest()
+	simple.Header.Set("Origin", "https://app.example.com")
+	preflight := newRequest()
+	preflight.Method = http.MethodOptions
+	preflight.Header.Set("Origin", "https://app.example.com")
+	preflight.Header.Set("Access-Control-Request-Method", http.MethodPut)
+	preflight.Header.Set("Access-Control-Request-Headers", "content-type,x-token")
+	w := newDiscardWriter()
+	one := func(h http.Handler, r *http.Request) func() { return func() { w.reset(); h.ServeHTTP(w, r) } }
+	names := []string{"baseline", "bulwark-simple", "rscors-simple", "bulwark-preflight", "rscors-preflight"}
+	ops := []func(){one(jsonHandler, simple), one(bw, simple), one(rs, simple), one(bw, preflight), one(rs, preflight)}
+	q := rlPairedQuartiles(b, names, ops)
+	b.ReportMetric(q[1]/q[2], "simple-ratio")
+	b.ReportMetric((q[1]-q[0])/(q[2]-q[0]), "simple-added-ratio")
+	b.ReportMetric(q[3]/q[4], "preflight-ratio")
+}

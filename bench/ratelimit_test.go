@@ -360,7 +360,10 @@ func BenchmarkRateLimitPaired(b *testing.B) {
 // rlPaired runs ops in alternating batches of 500, so that load from
 // other processes hits all alike, and reports each op's lower-quartile
 // batch time per operation under its name.
-func rlPaired(b *testing.B, names []string, ops []func()) {
+func rlPaired(b *testing.B, names []string, ops []func()) { rlPairedQuartiles(b, names, ops) }
+
+// rlPairedQuartiles is rlPaired that also returns the lower quartiles.
+func rlPairedQuartiles(b *testing.B, names []string, ops []func()) []float64 {
 	const batch = 500
 	samples := make([][]float64, len(ops))
 	b.ReportAllocs()
@@ -374,10 +377,13 @@ func rlPaired(b *testing.B, names []string, ops []func()) {
 			samples[j] = append(samples[j], float64(time.Since(start).Nanoseconds())/batch)
 		}
 	}
+	q := make([]float64, len(samples))
 	for j, s := range samples {
 		slices.Sort(s)
-		b.ReportMetric(s[len(s)/4], names[j]+"-ns")
+		q[j] = s[len(s)/4]
+		b.ReportMetric(q[j], names[j]+"-ns")
 	}
+	return q
 }
 
 // BenchmarkRateLimitHotKeyPaired: one decision on one hot key, every

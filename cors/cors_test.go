@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-go/bulwark/cors"
 	"github.com/bulwark-go/bulwark/problem"
@@ -422,4 +424,85 @@ func FuzzPreflightRequestHeaders(f *testing.F) {
 			prev = name
 		}
 	})
+}
+
+// TestSameHeadersAsRsCors: the policy is served without rs/cors, so for
+// every request it allows, the answer (status, headers, whether the next
+// handler ran) must be the one rs/cors gives for the same policy, byte for
+// byte. rs/cors is the oracle here, told "yes" for exactly the origins
+// bulwark allows.
+func TestSameHeadersAsRsCors(t *testing.T) {
+	configs := []cors.Config{
+		{Origins: []string{"https://app.example.com", "https://*.example.net"}, AllowCredentials: true,
+			Methods: []string{"GET", "POST", "PUT"}, Headers: []string{"Content-Type", "X-Token"}, ExposedHeaders: []string{"x-request-id", "ETag"}, MaxAge: 600 * time.Second},
+		{Origins: []string{"https://app.example.com"}},
+		{Origins: []string{"https://app.example.com"}, MaxAge: -1},
+		{DangerouslyAllowAllOrigins: true, Methods: []string{"GET", "DELETE"}, Headers: []string{"Authorization"}},
+	}
+	type req struct {
+		method string
+		hdr    map[string]string
+	}
+	reqs := []req{
+		{"GET", map[string]string{"Origin": "https://app.example.com"}},
+		{"POST", map[string]string{"Origin": "https://a.b.example.net"}},
+		{"DELETE", map[string]string{"Origin": "https://app.example.com"}}, // a method outside the list
+		{"PUT", map[string]string{"Origin": "https://app.example.com"}},
+		{"GET", nil},
+		{"OPTIONS", map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "content-type,x-token"}},
+		{"OPTIONS", map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}},
+		{"OPTIONS", map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "DELETE", "Access-Control-Request-Headers": "authorization"}},
+		{"OPTIONS", map[string]string{"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": ""}},
+		{"OPTIONS", map[string]string{"Origin": "https://app.example.com"}}, // not a preflight
+	}
+	compared := 0
+	for ci, cfg := range configs {
+		c, err := cors.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		methods := cfg.Methods
+		if len(methods) == 0 {
+			methods = []string{"GET", "HEAD", "POST"}
+		}
+		opts := rscors.Options{AllowedMethods: methods, AllowedHeaders: []string{"*"}, ExposedHeaders: cfg.ExposedHeaders,
+			AllowCredentials: cfg.AllowCredentials, OptionsSuccessStatus: http.StatusNoContent, AllowOriginFunc: c.Allows}
+		switch {
+		case cfg.MaxAge > 0:
+			opts.MaxAge = int(cfg.MaxAge / time.Second)
+		case cfg.MaxAge < 0:
+			opts.MaxAge = -1
+		default:
+			opts.MaxAge = int(cors.DefaultMaxAge / time.Second)
+		}
+		if cfg.DangerouslyAllowAllOrigins {
+			opts.AllowOriginFunc, opts.AllowedOrigins = nil, []string{"*"}
+		}
+		rs := rscors.New(opts)
+		for ri, rq := range reqs {
+			r := httptest.NewRequest(rq.method, "https://api.example.com/x", nil)
+			for k, v := range rq.hdr {
+				r.Header.Set(k, v)
+			}
+			if c.Check(r) != nil {
+				continue // refusals are bulwark's own; rs/cors would allow some
+			}
+			serve := func(h func(http.Handler) http.Handler) (*httptest.ResponseRecorder, bool) {
+				ran := false
+				w := httptest.NewRecorder()
+				h(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })).ServeHTTP(w, r)
+				return w, ran
+			}
+			got, gotRan := serve(c.Handler)
+			want, wantRan := serve(rs.Handler)
+			if got.Code != want.Code || gotRan != wantRan || !reflect.DeepEqual(got.Header(), want.Header()) {
+				t.Errorf("config %d, request %d (%s %v):\n bulwark %d %v next=%v\n rs/cors %d %v next=%v",
+					ci, ri, rq.method, rq.hdr, got.Code, got.Header(), gotRan, want.Code, want.Header(), wantRan)
+			}
+			compared++
+		}
+	}
+	if compared < 20 {
+		t.Fatalf("only %d requests compared", compared)
+	}
 }

@@ -11,10 +11,10 @@
 // commonest mistakes are reflecting any Origin, trusting "null", suffix or
 // prefix matches ("https://evil-example.com" for "example.com"), wildcards
 // over a public suffix, and plain-http origins trusted with credentials.
-// [New] refuses all of these with a typed [*ConfigError] before the
-// underlying github.com/rs/cors is configured: an empty origin list is an
-// error (rs/cors would allow everything), a pattern such as "h*" is an error
-// (rs/cors would reflect almost any origin, rs/cors#197), and allowing every
+// [New] refuses all of these with a typed [*ConfigError]: an empty origin
+// list is an error (github.com/rs/cors would allow everything), a pattern
+// such as "h*" is an error (rs/cors would reflect almost any origin,
+// rs/cors#197), and allowing every
 // origin exists only as [Config.DangerouslyAllowAllOrigins], which is refused
 // together with credentials.
 //
@@ -24,6 +24,12 @@
 // Preflights whose Access-Control-Request-Headers is longer than 1 KiB,
 // repeated, or lists more names than are allowed are refused before they are
 // parsed, so a preflight flood costs a bounded, small amount per request.
+//
+// The checked policy is served by this package itself, with the response
+// headers rs/cors writes for the same policy (a differential test holds
+// the two to the same bytes, and the browser tests in e2e/ to what
+// Chromium accepts): the request is parsed once, the header values are
+// built in New, and an allowed request or preflight costs no allocation.
 //
 // A refused origin continues without CORS headers (the browser then keeps the
 // response from the page) and is reported as a [secevent.MaliciousCORS]
