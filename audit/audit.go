@@ -29,6 +29,7 @@ const (
 // writing records, which still reach the handler.
 type Auditor struct {
 	s          settings
+	line       JSONLineHandler // s.h, when it takes JSON lines
 	flood      *flood
 	nextSweep  atomic.Int64
 	headerKeys []string
@@ -48,6 +49,7 @@ func New(cfg Config) (*Auditor, error) {
 		return nil, errors.Join(errs...)
 	}
 	a := &Auditor{s: s}
+	a.line, _ = s.h.(JSONLineHandler)
 	a.ids.New = func() any {
 		var seed [32]byte
 		_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails (Go 1.24+)
@@ -253,7 +255,6 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 		}
 	}
 
-	rec := slog.NewRecord(end.UTC(), level, MsgRequest, 0)
 	var buf [20]slog.Attr
 	at := append(buf[:0],
 		slog.String("request_id", st.id),
@@ -313,8 +314,31 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 	if dropped > 0 {
 		at = append(at, slog.Int("events_dropped", dropped))
 	}
+	if a.line != nil && a.writeLine(ctx, end.UTC(), level, at) {
+		return
+	}
+	rec := slog.NewRecord(end.UTC(), level, MsgRequest, 0)
 	rec.AddAttrs(at...)
 	a.handle(ctx, rec)
+}
+
+// writeLine appends the access record as JSON and hands it to the
+// handler's JSON line path. It reports false, having written nothing, for
+// a record with attributes the fast path does not format (events, an Attrs
+// hook's groups or Any values): those go through slog.
+func (a *Auditor) writeLine(ctx context.Context, t time.Time, level slog.Level, at []slog.Attr) bool {
+	bp := linePool.Get().(*[]byte)
+	b, ok := appendLine((*bp)[:0], t, level, MsgRequest, at)
+	if ok {
+		if err := a.line.HandleJSONLine(ctx, level, b); err != nil {
+			a.handleErrs.Add(1)
+		}
+	}
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		linePool.Put(bp)
+	}
+	return ok
 }
 
 func method(m string) string {

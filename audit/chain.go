@@ -226,6 +226,24 @@ func (c *Chain) writeLocked(ctx context.Context, h slog.Handler, r slog.Record, 
 	if err := h.Handle(ctx, r); err != nil {
 		return err
 	}
+	return c.chainLocked()
+}
+
+// HandleJSONLine chains a record already formatted as slog's JSONHandler
+// formats it (see [JSONLineHandler]): the MAC input is the same as if the
+// record had gone through Handle.
+func (c *Chain) HandleJSONLine(_ context.Context, _ slog.Level, line []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.buf = append(c.buf[:0], line...)
+	return c.chainLocked()
+}
+
+// chainLocked chains and writes the record formatted in c.buf.
+func (c *Chain) chainLocked() error {
 	line := c.buf
 	for len(line) > 0 && line[len(line)-1] == '\n' {
 		line = line[:len(line)-1]

@@ -140,7 +140,7 @@ func (cfg *Config) check() (settings, []error) {
 		floodMaxKeys: cfg.FloodMaxKeys, noFlood: cfg.DangerouslyDisableFloodAggregation, now: cfg.Now,
 	}
 	if s.h == nil {
-		s.h = slog.NewJSONHandler(os.Stderr, nil)
+		s.h = NewJSONHandler(os.Stderr, nil)
 	}
 	if s.now == nil {
 		s.now = time.Now

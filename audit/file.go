@@ -261,6 +261,24 @@ func (l *File) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (l *File) handle(ctx context.Context, r slog.Record, derive func(slog.Handler) slog.Handler) error {
+	return l.write(func(c *Chain) error {
+		var h slog.Handler = c
+		if derive != nil {
+			h = derive(c.Handler())
+		}
+		return h.Handle(ctx, r)
+	})
+}
+
+// HandleJSONLine writes a record already formatted as slog's JSONHandler
+// formats it (see [JSONLineHandler]), with the bookkeeping of Handle.
+func (l *File) HandleJSONLine(ctx context.Context, level slog.Level, line []byte) error {
+	return l.write(func(c *Chain) error { return c.HandleJSONLine(ctx, level, line) })
+}
+
+// write runs put on the current segment's chain, then syncs and rotates
+// as configured.
+func (l *File) write(put func(*Chain) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -272,11 +290,7 @@ func (l *File) handle(ctx context.Context, r slog.Record, derive func(slog.Handl
 			return err
 		}
 	}
-	var h slog.Handler = l.chain
-	if derive != nil {
-		h = derive(l.chain.Handler())
-	}
-	if err := h.Handle(ctx, r); err != nil {
+	if err := put(l.chain); err != nil {
 		return err
 	}
 	l.records++

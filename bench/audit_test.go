@@ -127,6 +127,7 @@ func BenchmarkAuditPaired(b *testing.B) {
 		jsonHandler,
 		slogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))(jsonHandler),
 		newAuditor(b, slog.NewJSONHandler(io.Discard, nil)).Handler(jsonHandler),
+		newAuditor(b, audit.NewJSONHandler(io.Discard, nil)).Handler(jsonHandler), // the default: JSON lines appended directly
 	}
 	r := newRequest()
 	r.Header.Set("User-Agent", "bench/1.0")
@@ -152,6 +153,9 @@ func BenchmarkAuditPaired(b *testing.B) {
 	b.ReportMetric(q[2], "audit-ns/req")
 	b.ReportMetric(q[2]/q[1], "audit-ratio")
 	b.ReportMetric((q[2]-q[0])/(q[1]-q[0]), "added-ratio")
+	b.ReportMetric(q[3], "audit-jsonline-ns/req")
+	b.ReportMetric(q[3]/q[1], "audit-jsonline-ratio")
+	b.ReportMetric((q[3]-q[0])/(q[1]-q[0]), "jsonline-added-ratio")
 }
 
 // BenchmarkAuditChainPaired alternates batches of the same record through

@@ -81,7 +81,7 @@ func must[T any](v T, err error) func(*testing.B) T {
 func bulwarkStack(b *testing.B, app http.Handler) http.Handler {
 	b.Helper()
 	ips := must(clientip.New(clientip.Config{}))(b)
-	aud := must(audit.New(audit.Config{Handler: slog.NewJSONHandler(io.Discard, nil)}))(b)
+	aud := must(audit.New(audit.Config{Handler: audit.NewJSONHandler(io.Discard, nil)}))(b)
 	b.Cleanup(func() { _ = aud.Close() })
 	hdr := must(headers.New(headers.Config{}))(b)
 	c := must(cors.New(cors.Config{

@@ -126,7 +126,7 @@ func openAuditSink(cfg *Config, o Options) (slog.Handler, func() error, error) {
 		}
 		return err
 	}
-	var h slog.Handler = slog.NewJSONHandler(w, nil)
+	h := audit.NewJSONHandler(w, nil)
 	if r, ok := w.(*reopener); ok {
 		h = reopenHandler{h, r}
 	}
@@ -322,3 +322,9 @@ type reopenHandler struct {
 }
 
 func (h reopenHandler) Reopen() error { return h.r.Reopen() }
+
+// HandleJSONLine passes the auditor's formatted access records on (see
+// audit.JSONLineHandler).
+func (h reopenHandler) HandleJSONLine(ctx context.Context, level slog.Level, line []byte) error {
+	return h.Handler.(audit.JSONLineHandler).HandleJSONLine(ctx, level, line)
+}

@@ -1,0 +1,111 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-go/bulwark/audit"
+	"github.com/bulwark-go/bulwark/secevent"
+)
+
+// TestJSONLineIsSlogsBytes: the access record appended directly (the
+// fast path of audit.NewJSONHandler) is byte for byte what slog's own
+// JSONHandler writes for the same record, for awkward values too: so a
+// reader, a SIEM parser and the chain's MAC see no difference.
+func TestJSONLineIsSlogsBytes(t *testing.T) {
+	clock := time.Date(2026, 12, 2, 14, 30, 1, 123456789, time.FixedZone("x", 3600))
+	run := func(h slog.Handler) *audit.Auditor {
+		a, err := audit.New(audit.Config{Handler: h, Now: func() time.Time { return clock },
+			LogHeaders: []string{"X-Tenant"},
+			Attrs: func(r *http.Request, at []slog.Attr) []slog.Attr {
+				return append(at, slog.Int("x.n", -7), slog.Bool("x.ok", true), slog.Uint64("x.u", 1<<63),
+					slog.Duration("x.d", 1500*time.Millisecond), slog.String("x.s", r.Header.Get("X-Note")))
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	notes := []string{"plain", "<script>&amp;</script>", "quote\" back\\slash", "ctl\x00\x01\x1f\x7f\n\r\t", "bad utf8 \xff\xfe",
+		"line\u2028para\u2029", "é日本🙂", ""}
+	for _, note := range notes {
+		var fast, slow bytes.Buffer
+		for i, h := range []slog.Handler{audit.NewJSONHandler(&fast, nil), slog.NewJSONHandler(&slow, nil)} {
+			a := run(h)
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusTeapot)
+				_, _ = w.Write([]byte("body"))
+			})
+			r := httptest.NewRequest("GET", "/v1/x%20y?q="+url.QueryEscape(note), nil)
+			r.Header.Set("X-Request-ID", "req-1")
+			r.Header.Set("User-Agent", note)
+			r.Header.Set("X-Note", note)
+			r.Header.Set("X-Tenant", note)
+			r.RemoteAddr = "[2001:db8::1]:443"
+			a.Handler(next).ServeHTTP(httptest.NewRecorder(), r)
+			if i == 0 && fast.Len() == 0 {
+				t.Fatal("nothing written")
+			}
+		}
+		if fast.String() != slow.String() {
+			t.Errorf("note %q:\n fast %s\n slog %s", note, fast.String(), slow.String())
+		}
+	}
+}
+
+// TestJSONLineFallsBackForEvents: a record with security events (an Any
+// value) goes through slog, unchanged.
+func TestJSONLineFallsBackForEvents(t *testing.T) {
+	var fast, slow bytes.Buffer
+	for _, h := range []slog.Handler{audit.NewJSONHandler(&fast, nil), slog.NewJSONHandler(&slow, nil)} {
+		clock := time.Unix(1_800_000_000, 0)
+		a, err := audit.New(audit.Config{Handler: h, Now: func() time.Time { return clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnLoginFail, Reason: "bad key"})
+			w.WriteHeader(http.StatusUnauthorized)
+		})
+		r := httptest.NewRequest("GET", "/v1/x", nil)
+		r.Header.Set("X-Request-ID", "req-2")
+		a.Handler(next).ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if fast.String() != slow.String() || !strings.Contains(fast.String(), "bad key") {
+		t.Errorf("fast %s\nslog %s", fast.String(), slow.String())
+	}
+}
+
+// TestChainTakesJSONLines: records handed to a Chain as JSON lines chain
+// and verify like any other.
+func TestChainTakesJSONLines(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 32)
+	var out bytes.Buffer
+	c, err := audit.NewChain(&out, audit.ChainConfig{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := audit.New(audit.Config{Handler: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for range 5 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := audit.Verify(bytes.NewReader(out.Bytes()), audit.VerifyConfig{Keys: map[string][]byte{"": key}})
+	if err != nil || res.Records < 7 {
+		t.Fatalf("%+v %v\n%s", res, err, out.String())
+	}
+	_ = context.Background()
+}
