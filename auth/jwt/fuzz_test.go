@@ -43,3 +43,36 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDPoPProof throws arbitrary DPoP headers at a DPoP-bound token:
+// nothing panics, every refusal is a typed invalid-token error, and no
+// proof is ever accepted twice.
+func FuzzDPoPProof(f *testing.F) {
+	k := newDPoPKey(f, "ES256")
+	at := boundToken(f, k, nil)
+	f.Add(k.proof(f, "GET", ordersURL, at, nil, nil))
+	f.Add(k.proof(f, "GET", ordersURL, at, nil, map[string]any{"alg": "none"}))
+	f.Add(k.proof(f, "GET", ordersURL, at, map[string]any{"iat": "soon"}, nil))
+	f.Add(k.proof(f, "POST", ordersURL, at, nil, map[string]any{"jwk": map[string]any{"kty": "RSA", "n": "AQAB", "e": "AQAB"}}))
+	f.Add(b64(`{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"","y":""}}`) + "." + b64(`{}`) + ".AA")
+	f.Add("..")
+	f.Add(strings.Repeat("A.", 3000))
+	v, err := jwt.New(jwt.Config{Issuers: []jwt.Issuer{staticIssuer(f)}, Now: newClock().Now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	accepted := map[string]bool{}
+	f.Fuzz(func(t *testing.T, proof string) {
+		_, err := v.Authenticate(dpopRequest("GET", ordersURL, at, proof))
+		if err != nil {
+			if !errors.Is(err, auth.ErrInvalidToken) && !errors.Is(err, auth.ErrInvalidRequest) {
+				t.Fatalf("Authenticate(DPoP: %q) = %v, want a typed refusal", proof, err)
+			}
+			return
+		}
+		if accepted[proof] {
+			t.Fatalf("proof %q accepted twice", proof)
+		}
+		accepted[proof] = true
+	})
+}
