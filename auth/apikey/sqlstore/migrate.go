@@ -9,10 +9,10 @@ import (
 // migrations are applied in order, each once, in one transaction with the
 // row recording it. Never edit a released migration: append a new one.
 var migrations = [...]struct {
-	sqlite, postgres string
+	sqlite, postgres []string
 }{
 	1: {
-		sqlite: `CREATE TABLE bulwark_api_keys (
+		sqlite: []string{`CREATE TABLE bulwark_api_keys (
 			id           TEXT PRIMARY KEY,
 			digest       TEXT NOT NULL UNIQUE,
 			start        TEXT NOT NULL,
@@ -28,8 +28,8 @@ var migrations = [...]struct {
 			last_used_at INTEGER,
 			replaces     TEXT NOT NULL DEFAULT '',
 			replaced_by  TEXT NOT NULL DEFAULT ''
-		)`,
-		postgres: `CREATE TABLE bulwark_api_keys (
+		)`},
+		postgres: []string{`CREATE TABLE bulwark_api_keys (
 			id           TEXT PRIMARY KEY,
 			digest       TEXT NOT NULL UNIQUE,
 			start        TEXT NOT NULL,
@@ -45,7 +45,36 @@ var migrations = [...]struct {
 			last_used_at BIGINT,
 			replaces     TEXT NOT NULL DEFAULT '',
 			replaced_by  TEXT NOT NULL DEFAULT ''
-		)`,
+		)`},
+	},
+	// 2: changes to a key's state reach other instances at once. On
+	// PostgreSQL a trigger NOTIFYs the key id on the channel
+	// bulwark_api_keys when it commits; on SQLite triggers append it to a
+	// change log (the newest 10 000 kept) that watchers read when PRAGMA
+	// data_version says another connection committed. Last-use updates
+	// touch neither: only revoked_at, expires_at and replaced_by, and
+	// deletions, are changes.
+	2: {
+		sqlite: []string{
+			`CREATE TABLE bulwark_api_keys_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL)`,
+			`CREATE TRIGGER bulwark_api_keys_changed AFTER UPDATE OF revoked_at, expires_at, replaced_by ON bulwark_api_keys BEGIN
+				INSERT INTO bulwark_api_keys_changes (id) VALUES (OLD.id);
+				DELETE FROM bulwark_api_keys_changes WHERE seq <= (SELECT MAX(seq) FROM bulwark_api_keys_changes) - 10000;
+			END`,
+			`CREATE TRIGGER bulwark_api_keys_deleted AFTER DELETE ON bulwark_api_keys BEGIN
+				INSERT INTO bulwark_api_keys_changes (id) VALUES (OLD.id);
+				DELETE FROM bulwark_api_keys_changes WHERE seq <= (SELECT MAX(seq) FROM bulwark_api_keys_changes) - 10000;
+			END`,
+		},
+		postgres: []string{
+			`CREATE FUNCTION bulwark_api_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				PERFORM pg_notify('bulwark_api_keys', OLD.id);
+				RETURN NULL;
+			END $$`,
+			`CREATE TRIGGER bulwark_api_keys_changed AFTER UPDATE OF revoked_at, expires_at, replaced_by OR DELETE ON bulwark_api_keys
+				FOR EACH ROW EXECUTE FUNCTION bulwark_api_keys_notify()`,
+		},
 	},
 }
 
@@ -89,8 +118,10 @@ func migrate(ctx context.Context, db *sql.DB, d Dialect) (err error) {
 			stmt = migrations[v].postgres
 			ins = `INSERT INTO bulwark_api_keys_schema (version, applied_at) VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000000)::BIGINT)`
 		}
-		if _, err = tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("version %d: %w", v, err)
+		for _, st := range stmt {
+			if _, err = tx.ExecContext(ctx, st); err != nil {
+				return fmt.Errorf("version %d: %w", v, err)
+			}
 		}
 		if _, err = tx.ExecContext(ctx, ins, v); err != nil {
 			return err
