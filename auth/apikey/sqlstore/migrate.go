@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // migrations are applied in order, each once, in one transaction with the
-// row recording it. Never edit a released migration: append a new one.
+// row recording it (internal/sqlmigrate). Never edit a released migration:
+// append a new one.
 var migrations = [...]struct {
 	sqlite, postgres []string
 }{
@@ -78,54 +81,22 @@ var migrations = [...]struct {
 	},
 }
 
+// schema is the store's schema, for internal/sqlmigrate.
+var schema = func() sqlmigrate.Schema {
+	s := sqlmigrate.Schema{Table: "bulwark_api_keys_schema", Lock: 6453099} // 0x62776b: "bwk"
+	for _, m := range migrations {
+		s.Migrations = append(s.Migrations, sqlmigrate.Migration{SQLite: m.sqlite, Postgres: m.postgres})
+	}
+	return s
+}()
+
 // SchemaVersion is the schema version this package writes.
 const SchemaVersion = len(migrations) - 1
 
-// migrate brings the schema to SchemaVersion. On PostgreSQL an advisory
-// lock serialises instances starting together; on SQLite the write lock
-// taken by the first statement does.
-func migrate(ctx context.Context, db *sql.DB, d Dialect) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+// migrate brings the schema to SchemaVersion.
+func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	if err := sqlmigrate.Run(ctx, db, d == Postgres, schema); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-			err = fmt.Errorf("sqlstore: migrate: %w", err)
-		}
-	}()
-	if d == Postgres {
-		// 0x62776b: "bwk".
-		if _, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(6453099)`); err != nil {
-			return err
-		}
-	}
-	if _, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bulwark_api_keys_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return err
-	}
-	var have int
-	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM bulwark_api_keys_schema`).Scan(&have); err != nil {
-		return err
-	}
-	if have > SchemaVersion {
-		return fmt.Errorf("schema version %d is newer than this program's %d: upgrade the program", have, SchemaVersion)
-	}
-	for v := have + 1; v <= SchemaVersion; v++ {
-		stmt := migrations[v].sqlite
-		ins := `INSERT INTO bulwark_api_keys_schema (version, applied_at) VALUES (?, CAST(strftime('%s','now') AS INTEGER) * 1000000)`
-		if d == Postgres {
-			stmt = migrations[v].postgres
-			ins = `INSERT INTO bulwark_api_keys_schema (version, applied_at) VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000000)::BIGINT)`
-		}
-		for _, st := range stmt {
-			if _, err = tx.ExecContext(ctx, st); err != nil {
-				return fmt.Errorf("version %d: %w", v, err)
-			}
-		}
-		if _, err = tx.ExecContext(ctx, ins, v); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return nil
 }
