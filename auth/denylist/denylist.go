@@ -139,8 +139,8 @@ type Config struct {
 	// (live) or goes down (with why). It must not block.
 	OnWatch func(live bool, err error)
 	// OnSync, when set, is called after each read of the store that found
-	// entries, with their number (for metrics and tests). It must not
-	// block.
+	// entries, with the number of entries the list now holds (for metrics
+	// and tests). It must not block.
 	OnSync func(entries int)
 	// Now is the clock of At, Until and iat. Default time.Now.
 	Now func() time.Time
@@ -352,7 +352,7 @@ func (l *List) Sync(ctx context.Context) error {
 		l.syncErr.Store(nil)
 		l.apply(es, l.now())
 		if len(es) > 0 && l.onSync != nil {
-			l.onSync(len(es))
+			l.onSync(l.Len())
 		}
 		moved := next != l.cursor
 		l.cursor = next

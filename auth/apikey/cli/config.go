@@ -349,36 +349,16 @@ func (c closer) Close() error {
 // "postgres://…", or "memory". The SQL schema is migrated. The *sql.DB (nil
 // for memory) is returned for the caller to close.
 func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, error) {
-	var (
-		driver, dsn string
-		dialect     sqlstore.Dialect
-	)
-	switch {
-	case url == "":
-		return nil, nil, &auth.ConfigError{Field: "store", Reason: "required"}
-	case url == "memory" || url == "memory:":
+	if url == "memory" || url == "memory:" {
 		return apikey.NewMemoryStore(), nil, nil
-	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		if path == "" || strings.ContainsAny(path, "?#") {
-			return nil, nil, &auth.ConfigError{Field: "store", Value: url, Reason: "want sqlite://PATH, without '?' or '#'"}
-		}
-		if !filepath.IsAbs(path) && dir != "" {
-			path = filepath.Join(dir, path)
-		}
-		if err := createPrivate(path); err != nil {
-			return nil, nil, err
-		}
-		driver, dialect = "sqlite", sqlstore.SQLite
-		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		driver, dsn, dialect = "pgx", url, sqlstore.Postgres
-	default:
-		return nil, nil, &auth.ConfigError{Field: "store", Reason: "want sqlite://PATH, postgres://… or memory"}
 	}
-	db, err := sql.Open(driver, dsn)
+	db, postgres, err := OpenDB(url, dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	dialect := sqlstore.SQLite
+	if postgres {
+		dialect = sqlstore.Postgres
 	}
 	s, err := sqlstore.New(ctx, db, dialect)
 	if err != nil {
@@ -386,6 +366,41 @@ func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, err
 		return nil, nil, err
 	}
 	return s, db, nil
+}
+
+// OpenDB opens the SQL database at url, "sqlite://PATH" (as [OpenStore]
+// opens it: WAL, a busy timeout, immediate transactions, a new file made
+// 0600) or "postgres://…", and reports whether it is PostgreSQL: for the
+// other stores that share the database (the gateway's JWT deny-list).
+func OpenDB(url, dir string) (*sql.DB, bool, error) {
+	var driver, dsn string
+	postgres := false
+	switch {
+	case url == "":
+		return nil, false, &auth.ConfigError{Field: "store", Reason: "required"}
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return nil, false, &auth.ConfigError{Field: "store", Value: url, Reason: "want sqlite://PATH, without '?' or '#'"}
+		}
+		if !filepath.IsAbs(path) && dir != "" {
+			path = filepath.Join(dir, path)
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, false, err
+		}
+		driver = "sqlite"
+		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		driver, dsn, postgres = "pgx", url, true
+	default:
+		return nil, false, &auth.ConfigError{Field: "store", Reason: "want sqlite://PATH, postgres://… or memory"}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, false, err
+	}
+	return db, postgres, nil
 }
 
 // createPrivate creates the SQLite file at path with mode 0600 if it does
