@@ -124,6 +124,12 @@ type Config struct {
 	// tokens (RFC 8705) comes from: the TLS connection by default, or a
 	// header from trusted TLS-terminating proxies.
 	MTLS auth.MTLSOptions
+	// ChallengeDPoP makes 401s challenge for DPoP (WWW-Authenticate: DPoP
+	// algs="…", RFC 9449 §7.1) even when no issuer's Binding wants DPoP:
+	// for a program whose routes ask for DPoP-bound tokens themselves
+	// ([auth.Auth.RequireBinding]). Default false: DPoP is challenged for
+	// when an issuer wants it.
+	ChallengeDPoP bool
 
 	// OnKeysFetched, when set, is called after every fetch of an issuer's
 	// keys (discovery included) with its outcome (nil on success): for

@@ -159,7 +159,7 @@ func New(cfg Config) (*Verifier, error) {
 			binding:     c.Binding,
 			logoutAud:   append([]string(nil), c.LogoutAudiences...),
 		}
-		v.dpopHint = v.dpopHint || c.Binding.WantsDPoP()
+		v.dpopHint = v.dpopHint || c.Binding.WantsDPoP() || cfg.ChallengeDPoP
 		for _, a := range c.Algorithms {
 			is.algs[a] = true
 			v.algs[a] = true

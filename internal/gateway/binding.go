@@ -181,6 +181,11 @@ func applyBinding(jc *jwt.Config, cfg *Config) {
 			jc.Issuers[i].LogoutAudiences = j.BackchannelLogout.ClientIDs
 		}
 	}
+	for _, r := range cfg.Routes {
+		if pol, _ := auth.ParseBindingPolicy(r.Binding); pol.WantsDPoP() {
+			jc.ChallengeDPoP = true // a 401 there says DPoP algs="…"
+		}
+	}
 	if d := cfg.Auth.DPoP; d != nil {
 		jc.DPoP.Algorithms = d.Algorithms
 		jc.DPoP.ProofWindow = time.Duration(d.ProofWindow)
