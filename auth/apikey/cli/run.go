@@ -318,7 +318,15 @@ func warnNotAnnounced(stderr io.Writer, cmd string, err error) bool {
 	if !errors.Is(err, apikey.ErrNotAnnounced) {
 		return false
 	}
-	fmt.Fprintf(stderr, "bulwark keys %s: warning: done, but the running instances could not be told at once (%v): they see it within their cache_ttl\n", cmd, errors.Unwrap(err))
+	cause := err // errors.Join(ErrNotAnnounced, why): say why
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !errors.Is(e, apikey.ErrNotAnnounced) {
+				cause = e
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "bulwark keys %s: warning: done, but the running instances could not be told at once (%v): they see it within their cache_ttl\n", cmd, cause)
 	return true
 }
 
