@@ -47,6 +47,9 @@ var _ ReplayStore = (*MemoryReplayStore)(nil)
 
 const replayShards = 16
 
+// maxSpare bounds the emptied bucket lists a shard keeps for reuse.
+const maxSpare = 4
+
 type replayShard struct {
 	mu sync.Mutex
 	// seen holds 64 bits of each key (a SHA-256): small enough that a
@@ -58,6 +61,7 @@ type replayShard struct {
 	buckets map[int64][]uint64 // by the second in which the value's time ends (rounded up)
 	oldest  int64              // the smallest key of buckets, when it has one
 	newest  int64              // the largest key of buckets, when it has one
+	spare   [][]uint64         // emptied bucket lists, for reuse
 	floor   int64              // Unix ns: values whose time ends at or before it are refused
 	max     int
 	_       [64]byte // keep shards on their own cache lines
@@ -110,14 +114,20 @@ func (s *MemoryReplayStore) Use(_ context.Context, key ReplayKey, until time.Tim
 	if end <= sh.floor {
 		return errForgotten
 	}
-	if _, dup := sh.seen[k]; dup {
-		return errReplayed
-	}
 	if len(sh.seen) >= sh.max {
+		if _, dup := sh.seen[k]; dup {
+			return errReplayed
+		}
 		sh.evict()
 		if end <= sh.floor {
 			return errForgotten
 		}
+	}
+	// One map operation: the insert says whether k was there.
+	n := len(sh.seen)
+	sh.seen[k] = struct{}{}
+	if len(sh.seen) == n {
+		return errReplayed
 	}
 	b := (end + int64(time.Second) - 1) / int64(time.Second)
 	if len(sh.buckets) == 0 || b < sh.oldest {
@@ -126,8 +136,11 @@ func (s *MemoryReplayStore) Use(_ context.Context, key ReplayKey, until time.Tim
 	if len(sh.buckets) == 0 || b > sh.newest {
 		sh.newest = b
 	}
-	sh.seen[k] = struct{}{}
-	sh.buckets[b] = append(sh.buckets[b], k)
+	list, ok := sh.buckets[b]
+	if !ok && len(sh.spare) > 0 {
+		list, sh.spare = sh.spare[len(sh.spare)-1], sh.spare[:len(sh.spare)-1]
+	}
+	sh.buckets[b] = append(list, k)
 	return nil
 }
 
@@ -152,10 +165,14 @@ func (sh *replayShard) evict() {
 
 // drop removes the oldest bucket and finds the next.
 func (sh *replayShard) drop() {
-	for _, k := range sh.buckets[sh.oldest] {
+	gone := sh.buckets[sh.oldest]
+	for _, k := range gone {
 		delete(sh.seen, k)
 	}
 	delete(sh.buckets, sh.oldest)
+	if len(sh.spare) < maxSpare {
+		sh.spare = append(sh.spare, gone[:0]) // reused by the next second's values
+	}
 	if len(sh.buckets) == 0 {
 		return
 	}
