@@ -76,3 +76,37 @@ func FuzzDPoPProof(f *testing.F) {
 		accepted[proof] = true
 	})
 }
+
+// FuzzVerifyLogoutToken throws arbitrary logout tokens at the
+// back-channel logout verification: nothing panics, every refusal is a
+// typed invalid-token error, and what is accepted names its issuer and
+// sub or sid.
+func FuzzVerifyLogoutToken(f *testing.F) {
+	f.Add(logoutToken(f, "logout+jwt", nil))
+	f.Add(logoutToken(f, "at+jwt", nil))
+	f.Add(logoutToken(f, "", map[string]any{"events": "x", "nonce": "n"}))
+	f.Add(logoutToken(f, "JWT", map[string]any{"sub": nil, "sid": nil}))
+	f.Add(logoutToken(f, "logout+jwt", map[string]any{"iat": "yesterday", "aud": []any{1}}))
+	f.Add(token(f, "ec1", nil))
+	f.Add("..")
+	f.Add(strings.Repeat("A", 9000))
+	iss := staticIssuer(f)
+	iss.LogoutAudiences = []string{logoutClient}
+	v, err := jwt.New(jwt.Config{Issuers: []jwt.Issuer{iss}, Now: newClock().Now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = v.Close() })
+	f.Fuzz(func(t *testing.T, tok string) {
+		lt, err := v.VerifyLogoutToken(context.Background(), tok)
+		if err != nil {
+			if !errors.Is(err, auth.ErrInvalidToken) {
+				t.Fatalf("VerifyLogoutToken(%q) = %v, want an invalid-token error", tok, err)
+			}
+			return
+		}
+		if lt.Issuer != testIssuer || lt.JTI == "" || (lt.Subject == "" && lt.SessionID == "") {
+			t.Fatalf("VerifyLogoutToken(%q) accepted %+v", tok, lt)
+		}
+	})
+}
