@@ -406,3 +406,48 @@ routes:
 		}
 	}
 }
+
+// TestBackchannelLogoutReachesTheFleet: a logout posted to one instance
+// ends the session on another that shares the deny-list's store (one
+// SQLite file) within a second.
+func TestBackchannelLogoutReachesTheFleet(t *testing.T) {
+	idp := newTestIdP(t)
+	up := newBackend(t, "up", nil)
+	yaml := strings.Replace(bindingYAML(idp.URL, up.URL, ", backchannel_logout: {client_ids: [rp-1]}", "  - {path: /, auth: required}\n"),
+		"auth:\n", "auth:\n  denylist: {store: sqlite://deny.db}\n", 1)
+	dir := t.TempDir()
+	build := func() *Gateway {
+		cfg, err := Parse([]byte(yaml), dir)
+		if err != nil {
+			t.Fatalf("Parse: %v\n%s", err, yaml)
+		}
+		g, err := Build(cfg, Options{AuditWriter: &syncBuffer{}, Logf: t.Logf})
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		t.Cleanup(func() { _ = g.Close() })
+		return g
+	}
+	a, b := build(), build()
+	tok := idp.token(map[string]any{"sid": "session-1"})
+	get := func(g *Gateway) int {
+		return call(g.Handler(), "GET", "http://example.com/x", client, map[string]string{"Authorization": "Bearer " + tok}).Code
+	}
+	if get(a) != 200 || get(b) != 200 {
+		t.Fatal("token refused before the logout")
+	}
+	if rec := postLogout(a.Handler(), idp.logoutToken("rp-1", nil)); rec.Code != 200 {
+		t.Fatalf("POST %s to instance A = %d %s", BackchannelLogoutPath, rec.Code, rec.Body)
+	}
+	if c := get(a); c != 401 {
+		t.Errorf("instance A after the logout = %d, want 401", c)
+	}
+	start := time.Now()
+	for get(b) != 401 {
+		if time.Since(start) > time.Second {
+			t.Fatal("instance B still accepts the logged-out session's token after 1 s")
+		}
+		time.Sleep(5 * time.Millisecond) // a real store's channel: no clock to move
+	}
+	t.Logf("instance B refused the session %v after the logout on A", time.Since(start))
+}
