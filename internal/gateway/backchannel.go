@@ -26,14 +26,20 @@ const BackchannelLogoutPath = "/backchannel-logout"
 // few kilobytes).
 const maxLogoutBody = 64 << 10
 
+// acceptsLogout reports whether an issuer's logout tokens are accepted.
+func (c *Config) acceptsLogout() bool {
+	for _, j := range c.Auth.JWT {
+		if j.BackchannelLogout != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // backchannel serves POST /backchannel-logout in front of next when an
 // issuer accepts logout tokens; every other request goes to next.
 func (g *Gateway) backchannel(cfg *Config, next http.Handler) http.Handler {
-	accepts := false
-	for _, j := range cfg.Auth.JWT {
-		accepts = accepts || j.BackchannelLogout != nil
-	}
-	if !accepts || g.jwt == nil || g.deny == nil {
+	if !cfg.acceptsLogout() || g.jwt == nil || g.deny == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

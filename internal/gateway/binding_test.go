@@ -295,7 +295,8 @@ func TestBackchannelLogout(t *testing.T) {
 	idp := newTestIdP(t)
 	up := newBackend(t, "up", nil)
 	yaml := bindingYAML(idp.URL, up.URL, ", backchannel_logout: {client_ids: [rp-1]}", "  - {path: /, auth: required}\n")
-	g := buildWith(t, yaml, Options{})
+	audit := &syncBuffer{}
+	g := buildWith(t, yaml, Options{AuditWriter: audit})
 	h := g.Handler()
 	inSession := idp.token(map[string]any{"sid": "session-1"})
 	otherSession := idp.token(map[string]any{"sid": "session-2"})
@@ -335,6 +336,15 @@ func TestBackchannelLogout(t *testing.T) {
 	}
 	if c := get(inSession); c != 401 {
 		t.Errorf("token of the logged-out session = %d, want 401", c)
+	}
+	logged := false
+	for _, rec := range audit.records(t) {
+		if rec["url.path"] == BackchannelLogoutPath && rec["http.response.status_code"] == float64(200) {
+			logged = rec["http.route"] == BackchannelLogoutPath
+		}
+	}
+	if !logged {
+		t.Errorf("no audit record of the logout with http.route %s", BackchannelLogoutPath)
 	}
 	if c := get(otherSession); c != 200 {
 		t.Errorf("token of another session = %d, want 200", c)

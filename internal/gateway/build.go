@@ -207,6 +207,9 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		if refusal(r.Context()) != nil {
 			return "unmatched", ""
 		}
+		if r.URL.Path == BackchannelLogoutPath && cfg.acceptsLogout() {
+			return BackchannelLogoutPath, "" // the gateway's own endpoint (backchannel.go)
+		}
 		return rt.routeOf(r)
 	}
 	auditor, err := g.buildAudit(cfg, o, prev, routeOf)
