@@ -57,6 +57,14 @@ type Challenger interface {
 	Scheme() string
 }
 
+// ParamChallenger is a [Challenger] whose challenges carry parameters of
+// their own, such as DPoP's algs="ES256 EdDSA" (RFC 9449 §7.1). They are
+// sent in the bare challenge and in the scheme's error challenges.
+type ParamChallenger interface {
+	Challenger
+	ChallengeParams() string
+}
+
 // Config configures the middleware.
 type Config struct {
 	// Authenticators are tried in order until one finds its kind of
@@ -98,6 +106,7 @@ type Auth struct {
 	nrecognizers   int
 	challenges     []string // one per scheme, "Bearer realm=…, resource_metadata=…" without error
 	params         string   // ", realm=…, resource_metadata=…" appended to Bearer error challenges
+	dpopParams     string   // ", algs=…" from a ParamChallenger of the DPoP scheme
 	errh           problem.ErrorHandler
 }
 
@@ -148,16 +157,30 @@ func New(cfg Config) (*Auth, error) {
 	if len(params) > 0 {
 		a.params = ", " + strings.Join(params, ", ")
 	}
-	bare := strings.TrimPrefix(a.params, ", ")
 	schemes := []string{"Bearer"}
+	own := map[string]string{} // scheme → its own parameters
 	for _, au := range cfg.Authenticators {
-		if c, ok := au.(Challenger); ok && !containsFold(schemes, c.Scheme()) {
+		c, ok := au.(Challenger)
+		if !ok {
+			continue
+		}
+		if !containsFold(schemes, c.Scheme()) {
 			schemes = append(schemes, c.Scheme())
 		}
+		if pc, ok := au.(ParamChallenger); ok && pc.ChallengeParams() != "" && own[strings.ToLower(c.Scheme())] == "" {
+			own[strings.ToLower(c.Scheme())] = pc.ChallengeParams()
+		}
+	}
+	if p := own["dpop"]; p != "" {
+		a.dpopParams = ", " + p
 	}
 	for _, s := range schemes {
-		if bare != "" {
-			s += " " + bare
+		params := strings.TrimPrefix(a.params, ", ")
+		if p := own[strings.ToLower(s)]; p != "" {
+			params = strings.TrimPrefix(", "+p+a.params, ", ")
+		}
+		if params != "" {
+			s += " " + params
 		}
 		a.challenges = append(a.challenges, s)
 	}
@@ -273,6 +296,38 @@ func (a *Auth) Require(pol *Policy) func(http.Handler) http.Handler {
 	}
 }
 
+// RequireBinding returns middleware that lets a request through only when
+// the principal put in the context by [Auth.Handler] presented a
+// credential bound as pol says ([BindingPolicy.Allows] of
+// [Principal.Binding]): for routes that must not be reached with a bearer
+// token even where its issuer accepts one. Otherwise it answers 401
+// invalid_token, challenging for DPoP when pol accepts DPoP (or 401 with
+// a bare challenge when no principal is there). [BindingNone] lets every
+// principal through.
+func (a *Auth) RequireBinding(pol BindingPolicy) func(http.Handler) http.Handler {
+	scheme := ""
+	if pol.WantsDPoP() {
+		scheme = "DPoP"
+	}
+	refusal := &CredentialError{Kind: ErrInvalidToken, Reason: "route requires a " + pol.String() + "-bound token", Scheme: scheme}
+	return func(next http.Handler) http.Handler {
+		if pol == BindingNone {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := PrincipalFromContext(r.Context())
+			switch {
+			case !ok:
+				a.refuse(w, r, &CredentialError{Kind: ErrNoCredentials, Reason: "no principal in context"})
+			case !pol.Allows(p.Binding):
+				a.refuse(w, r, refusal)
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
 // Authorize checks the principal in r's context against pol. It returns
 // nil, a [*ScopeError], or an error wrapping [ErrNoCredentials] when no
 // principal is present. A nil policy refuses everything.
@@ -307,6 +362,21 @@ func (a *Auth) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthzFail, Reason: "policy not satisfied", Attrs: attrs})
 	case errors.Is(err, ErrNoCredentials):
 		h["Www-Authenticate"] = a.challenges
+	case errors.As(err, &ce) && strings.EqualFold(ce.Scheme, "DPoP") && !errors.Is(err, ErrUnavailable):
+		// RFC 9449 §7.1: the error is the DPoP scheme's, with its algs.
+		code := ce.Code
+		switch {
+		case code != "":
+		case errors.Is(err, ErrInvalidRequest):
+			code = "invalid_request"
+		default:
+			code = "invalid_token"
+		}
+		h["Www-Authenticate"] = []string{`DPoP error="` + code + `"` + a.dpopParams + a.params}
+		if ce.Nonce != "" {
+			h["Dpop-Nonce"] = []string{ce.Nonce}
+		}
+		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})
 	case errors.Is(err, ErrInvalidRequest):
 		h["Www-Authenticate"] = []string{`Bearer error="invalid_request"` + descriptionParam(err) + a.params}
 		secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthnTokenInvalid, Reason: reasonOf(err, ce)})

@@ -58,6 +58,17 @@ type CredentialError struct {
 	Kind   error  // ErrNoCredentials, ErrNotMine, ErrInvalidRequest, ErrInvalidToken or ErrUnavailable
 	Reason string // for the security event and the log; see above for the client
 	Err    error  // the underlying error, if any; for the log only
+
+	// Scheme is the authentication scheme the refusal challenges for:
+	// empty for Bearer, "DPoP" for a refused DPoP proof or a DPoP-bound
+	// token (RFC 9449 §7.1).
+	Scheme string
+	// Code replaces the error code of the challenge (RFC 9449 §12.2:
+	// invalid_dpop_proof, use_dpop_nonce). Empty: the code of Kind.
+	Code string
+	// Nonce, when set, is sent as DPoP-Nonce with the refusal (RFC 9449
+	// §8), for the client to put in its next proof.
+	Nonce string
 }
 
 func (e *CredentialError) Error() string {
@@ -85,6 +96,10 @@ func (e *CredentialError) Unwrap() []error {
 // Problem describes the refusal with a fixed text.
 func (e *CredentialError) Problem() *problem.Details {
 	switch {
+	case e.Code == CodeUseDPoPNonce:
+		return problem.Unauthorized("The DPoP proof must carry the nonce this server provides.")
+	case e.Code == CodeInvalidDPoPProof:
+		return problem.Unauthorized("The DPoP proof is invalid.")
 	case errors.Is(e.Kind, ErrInvalidRequest):
 		return problem.BadRequest("The request's credentials are malformed.")
 	case errors.Is(e.Kind, ErrUnavailable):
@@ -95,6 +110,12 @@ func (e *CredentialError) Problem() *problem.Details {
 		return problem.Unauthorized("The access token is invalid.")
 	}
 }
+
+// Error codes of RFC 9449 §12.2, for [CredentialError.Code].
+const (
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
+)
 
 // Invalid returns a [CredentialError] of kind [ErrInvalidToken].
 func Invalid(reason string, err error) error {

@@ -30,6 +30,11 @@ type Principal struct {
 	Claims map[string]any
 	// ExpiresAt is when the credential stops being valid; zero if never.
 	ExpiresAt time.Time
+	// Binding says how the credential was tied to the client that
+	// presented it on this request: [BoundDPoP], [BoundMTLS] (both,
+	// space-separated, for a token bound both ways), or empty for a
+	// bearer credential. [Auth.RequireBinding] judges routes by it.
+	Binding string
 }
 
 // Clone returns a deep copy of p: its own Scopes, Roles and Claims, down

@@ -41,6 +41,8 @@ type Keys struct {
 	used       *tracker
 	now        func() time.Time
 	mw         *auth.Auth
+	watch      *watch
+	announcer  Announcer
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -65,6 +67,7 @@ func New(cfg Config) (*Keys, error) {
 		marker:     cfg.Prefix + "_",
 		digest:     newDigester(cfg.Pepper),
 		now:        cfg.Now,
+		announcer:  cfg.Announce,
 	}
 	if cfg.Header != "" {
 		k.header = http.CanonicalHeaderKey(cfg.Header)
@@ -97,6 +100,9 @@ func New(cfg Config) (*Keys, error) {
 		}
 		k.used.start(every) // stopped by Close
 	}
+	if cfg.Watch != nil {
+		k.startWatch(cfg.Watch, cfg.OnWatch) // stopped by Close
+	}
 	return k, nil
 }
 
@@ -105,11 +111,13 @@ func New(cfg Config) (*Keys, error) {
 // with other credentials, pass k to [auth.New] instead.
 func (k *Keys) Handler(next http.Handler) http.Handler { return k.mw.Handler(next) }
 
-// Close stops the background last-use writer and flushes pending last-use
-// times with ctx. Authentication keeps working after Close, without
-// last-use tracking. It does not close the store.
+// Close stops the background last-use writer, flushing pending last-use
+// times with ctx, and the [Config.Watch] channel. Authentication keeps
+// working after Close, without last-use tracking, and with CacheTTL as the
+// bound on other instances' changes. It does not close the store.
 func (k *Keys) Close(ctx context.Context) error {
 	k.closeOnce.Do(func() {
+		k.stopWatch()
 		k.closeErr = k.used.close(ctx)
 	})
 	return k.closeErr

@@ -118,6 +118,19 @@ func (c *cache) forget(id string) {
 	}
 }
 
+// forgetAll drops every entry and advances the generation: after a
+// channel that carries changes was lost, or told of a change it could not
+// name.
+func (c *cache) forgetAll() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen.Add(1)
+	clear(c.m)
+}
+
 // digester computes key digests without allocating: hash states are pooled
 // and reset, and the key is copied into a pooled buffer (then wiped) rather
 // than converted.

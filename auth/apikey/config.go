@@ -68,7 +68,8 @@ type Config struct {
 
 	// CacheTTL is how long a looked-up record is served from memory. It
 	// bounds how long a key revoked on another instance stays usable here
-	// (on this instance revocation is immediate). Default 10s, at most 5m.
+	// when no Watch channel says so sooner (on this instance revocation is
+	// immediate). Default 10s, at most 5m.
 	CacheTTL time.Duration
 
 	// CacheSize bounds the number of cached records. Default 10000;
@@ -87,6 +88,23 @@ type Config struct {
 	// ErrorHandler writes refusals for [Keys.Handler]. Default
 	// [problem.WriteError].
 	ErrorHandler problem.ErrorHandler
+
+	// Watch, when set, tells this instance at once of keys revoked,
+	// rotated, expired or deleted elsewhere (another instance, `bulwark
+	// keys`), run in the background until [Keys.Close]: a SQL store
+	// (sqlstore.Store: PostgreSQL LISTEN/NOTIFY, SQLite data_version) or
+	// auth/apikey/redisfeed. Requests still never wait for the store on a
+	// cache hit; while the channel is down, CacheTTL is the bound.
+	// Default none: other instances' changes reach this one within
+	// CacheTTL.
+	Watch Watcher
+	// Announce, when set, is told of every change this instance makes, for
+	// a channel beside the store (redisfeed). Default none.
+	Announce Announcer
+	// OnWatch, when set, is called when the Watch channel comes up
+	// (live) or goes down (with why): for metrics and logs. It must not
+	// block.
+	OnWatch func(live bool, err error)
 
 	// Sealer, when set, encrypts each record's Owner and Metadata values
 	// at rest (see [Sealer]); the seal package's Keyring is one. Default

@@ -91,11 +91,25 @@
 // [Keys.Revoke] (and Rotate, Expire, Delete) takes effect on the next
 // request on the instance that made the call, and is final: a lookup that
 // was already under way when it ran cannot cache the record it read (a
-// generation check), so the old state never comes back. Other instances sharing the
-// store keep serving their cached record until it is [Config.CacheTTL]
-// old (default 10s, at most 5m): that is the bound on cross-instance
-// revocation. Last-use times are kept in memory and written in batches by
-// a background goroutine every [Config.LastUsedInterval]; a request never
+// generation check), so the old state never comes back.
+//
+// Other instances sharing the store hear of it through [Config.Watch]: the
+// SQL store's own channel (a trigger NOTIFYs the key id on PostgreSQL;
+// triggers append it to a change log on SQLite, read when PRAGMA
+// data_version says another connection committed, polled ten times a
+// second), or Redis pub/sub (auth/apikey/redisfeed, with [Config.Announce]
+// on every instance and in `bulwark keys`). The cached record is dropped
+// at once, and a lookup under way cannot put it back: on loopback the
+// change reaches every instance in milliseconds (see bench/README.md for
+// the measured p99). Requests never query the store for that; a cache hit
+// stays a map lookup. When the channel is down, [Config.OnWatch] says so
+// (the gateway exports it as a metric), the whole cache is dropped when it
+// comes back (changes made meanwhile may have been missed), and until
+// then [Config.CacheTTL] (default 10s, at most 5m) is the bound: a record
+// is never served older than that.
+//
+// Last-use times are kept in memory and written in batches by a
+// background goroutine every [Config.LastUsedInterval]; a request never
 // waits for that write, and [Keys.Close] flushes it.
 //
 // # Security events
@@ -119,7 +133,8 @@
 //     are keys for the ratelimit package.
 //
 // Responding to a leaked key: revoke it at once (`bulwark keys revoke ID`;
-// effective everywhere within CacheTTL), then create a replacement for its
+// effective everywhere as soon as the channel carries it, within CacheTTL
+// at worst), then create a replacement for its
 // owner; if the owner needs time, rotate with a short overlap instead of
 // revoking, and revoke once they have moved. Search the audit log for
 // authn_token_reuse and for the key id to see who used it from where. Do

@@ -175,7 +175,9 @@ func (k *Keys) List(ctx context.Context) ([]Record, error) { return k.store.List
 // overlap (zero: it stops at once; never past its own expiry), then is
 // refused. Rotation is atomic in the store. It fails with [ErrNotFound],
 // or [ErrConflict] for a revoked or already rotated key. It emits
-// secevent.AuthnTokenCreated with the replaced key's id.
+// secevent.AuthnTokenCreated with the replaced key's id. An error
+// wrapping [ErrNotAnnounced] comes with the new key and record: the
+// rotation happened, only [Config.Announce] failed.
 func (k *Keys) Rotate(ctx context.Context, id string, overlap time.Duration) (key string, rec Record, err error) {
 	if overlap < 0 {
 		return "", Record{}, fmt.Errorf("%w: overlap must not be negative", ErrInvalidSpec)
@@ -216,12 +218,14 @@ func (k *Keys) Rotate(ctx context.Context, id string, overlap time.Duration) (ke
 	}
 	secevent.Emit(ctx, secevent.Event{Name: secevent.AuthnTokenCreated, Reason: "api key rotated",
 		Attrs: append(keyAttrs(&rec), slog.String("replaces", id), slog.Time("old_valid_until", now.Add(overlap)))})
-	return key, rec, nil
+	return key, rec, k.announce(ctx, id)
 }
 
 // Revoke makes key id unusable: on this instance from the next request,
-// on others once their cache entry ages out ([Config.CacheTTL]). It emits
-// secevent.AuthnTokenRevoked.
+// on others as soon as their [Config.Watch] channel tells them, and at
+// the latest once their cache entry ages out ([Config.CacheTTL]). It emits
+// secevent.AuthnTokenRevoked. An error wrapping [ErrNotAnnounced] means
+// the key is revoked but [Config.Announce] failed.
 func (k *Keys) Revoke(ctx context.Context, id string) error {
 	err := k.store.Revoke(ctx, id, k.stamp())
 	k.cache.forget(id)
@@ -229,7 +233,7 @@ func (k *Keys) Revoke(ctx context.Context, id string) error {
 		return err
 	}
 	secevent.Emit(ctx, secevent.Event{Name: secevent.AuthnTokenRevoked, Reason: "api key revoked", Attrs: []slog.Attr{slog.String("key_id", id)}})
-	return nil
+	return k.announce(ctx, id)
 }
 
 // Expire brings key id's expiry forward to at (zero: now); a key that
@@ -246,7 +250,7 @@ func (k *Keys) Expire(ctx context.Context, id string, at time.Time) error {
 	}
 	secevent.Emit(ctx, secevent.Event{Name: secevent.AuthnTokenRevoked, Reason: "api key expiry set",
 		Attrs: []slog.Attr{slog.String("key_id", id), slog.Time("expires_at", at)}})
-	return nil
+	return k.announce(ctx, id)
 }
 
 // Delete removes key id's record; the key is then unknown. Prefer
@@ -259,7 +263,7 @@ func (k *Keys) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	secevent.Emit(ctx, secevent.Event{Name: secevent.AuthnTokenDelete, Reason: "api key deleted", Attrs: []slog.Attr{slog.String("key_id", id)}})
-	return nil
+	return k.announce(ctx, id)
 }
 
 func keyAttrs(rec *Record) []slog.Attr {

@@ -1,8 +1,8 @@
 // Package introspect authenticates opaque OAuth 2.0 access tokens by asking
 // the authorization server about them (RFC 7662 token introspection).
 //
-// An [Introspector] is an auth.Authenticator: it takes the bearer token from
-// the Authorization header, posts it to the introspection endpoint with the
+// An [Introspector] is an auth.Authenticator: it takes the access token from
+// the Authorization header (scheme Bearer or DPoP), posts it to the introspection endpoint with the
 // resource server's own client credentials, and builds an auth.Principal
 // from an "active": true answer. Answers are cached by the SHA-256 of the
 // token — never the token itself — for at most [Config.CacheTTL] and never
@@ -33,6 +33,12 @@
 //   - Leaks: the token is sent only in the POST body to the configured
 //     endpoint (https, or http on loopback), never logged, and never used as
 //     a cache key in the clear.
+//   - Stolen tokens: an answer whose cnf binds the token (jkt, RFC 9449
+//     §6.2; x5t#S256, RFC 8705 §3.2) is accepted only with a DPoP proof
+//     signed by that key (Authorization: DPoP) or over a connection with
+//     that client certificate, by the same checks as auth/jwt's;
+//     [Config.Binding] refuses bearer tokens altogether. The cnf is
+//     cached with the answer, so every request proves possession anew.
 //
 // Tokens shaped like a JWT can be handed to a JWT verifier instead
 // ([Config.JWT]), so one API can accept both kinds without an

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/bind"
 	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
@@ -77,9 +78,24 @@ type Config struct {
 	JWT auth.Authenticator
 
 	// TokenExtractor, when set, is where the token is read instead of the
-	// Authorization header (see [auth.TokenExtractor]). Default:
-	// [auth.BearerToken].
+	// Authorization header (see [auth.TokenExtractor]), as a bearer token.
+	// Default: the Authorization header, scheme Bearer or DPoP
+	// ([auth.AuthorizationToken]).
 	TokenExtractor auth.TokenExtractor
+
+	// Binding is what the tokens must be bound to: none (the default:
+	// bearer tokens too), dpop (RFC 9449), mtls (RFC 8705) or any.
+	// Whatever it says, a token whose answer carries cnf (jkt, or
+	// x5t#S256) is held to it: a DPoP proof signed by that key, or the
+	// client certificate it names; a cnf of another method refuses it.
+	Binding auth.BindingPolicy
+	// DPoP configures the verification of DPoP proofs (see
+	// [auth.DPoPOptions]; the replay store defaults to one in memory, for
+	// a single instance).
+	DPoP auth.DPoPOptions
+	// MTLS configures where the client certificate comes from (see
+	// [auth.MTLSOptions]).
+	MTLS auth.MTLSOptions
 
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
@@ -90,6 +106,7 @@ type Config struct {
 type Introspector struct {
 	cfg     Config
 	extract auth.TokenExtractor
+	bind    *bind.Checker
 	client  *http.Client
 	now     func() time.Time
 	group   singleflight.Group
@@ -100,7 +117,14 @@ type Introspector struct {
 
 type entry struct {
 	p       *auth.Principal // nil for an inactive token
+	cnf     bind.Confirmation
 	expires time.Time
+}
+
+// answer is an active token's principal and what it is bound to.
+type answer struct {
+	p   *auth.Principal
+	cnf bind.Confirmation
 }
 
 var _ auth.Authenticator = (*Introspector)(nil)
@@ -138,6 +162,15 @@ func New(cfg Config) (*Introspector, error) {
 	if cfg.MaxTokenBytes > auth.MaxTokenSizeLimit {
 		bad("MaxTokenBytes", strconv.Itoa(cfg.MaxTokenBytes), "must be at most "+strconv.Itoa(auth.MaxTokenSizeLimit))
 	}
+	if cfg.Binding > auth.BindingAny {
+		bad("Binding", cfg.Binding.String(), "must be BindingNone, BindingDPoP, BindingMTLS or BindingAny")
+	}
+	for _, err := range bind.Check(cfg.DPoP, cfg.MTLS, "DPoP.", "MTLS.") {
+		var ce *auth.ConfigError
+		if errors.As(err, &ce) {
+			bad(ce.Field, ce.Value, ce.Reason)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -171,16 +204,23 @@ func New(cfg Config) (*Introspector, error) {
 	if now == nil {
 		now = time.Now
 	}
-	extract := cfg.TokenExtractor
-	if extract == nil {
-		extract = auth.BearerToken
+	checker, err := bind.New(cfg.DPoP, cfg.MTLS, now)
+	if err != nil {
+		return nil, err // unreachable: checked above
 	}
-	return &Introspector{cfg: cfg, extract: extract, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
+	return &Introspector{cfg: cfg, extract: cfg.TokenExtractor, bind: checker, client: client, now: now, cache: make(map[[32]byte]entry)}, nil
 }
 
-// Authenticate implements auth.Authenticator.
+// Authenticate implements auth.Authenticator: it introspects the token
+// (Authorization: Bearer or DPoP) and holds it to its binding (see
+// [Config.Binding]); the principal's Binding says how it was bound.
 func (in *Introspector) Authenticate(r *http.Request) (*auth.Principal, error) {
-	tok, err := in.extract(r)
+	scheme, tok, err := auth.SchemeBearer, "", error(nil)
+	if in.extract != nil {
+		tok, err = in.extract(r)
+	} else {
+		scheme, tok, err = auth.AuthorizationToken(r)
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -195,23 +235,67 @@ func (in *Introspector) Authenticate(r *http.Request) (*auth.Principal, error) {
 	if !isToken68(tok) {
 		return nil, auth.Invalid("token is not token68", nil)
 	}
-	return in.Introspect(r.Context(), tok)
+	a, err := in.introspect(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	binding, err := in.bind.Check(r.Context(), r, scheme, tok, a.cnf, in.cfg.Binding)
+	if err != nil {
+		return nil, err
+	}
+	a.p.Binding = binding
+	return a.p, nil
 }
+
+// Scheme implements [auth.Challenger]: DPoP when [Config.Binding] asks for
+// DPoP-bound tokens, so that a 401 challenges for it too.
+func (in *Introspector) Scheme() string {
+	if in.cfg.Binding.WantsDPoP() {
+		return auth.SchemeDPoP
+	}
+	return auth.SchemeBearer
+}
+
+// ChallengeParams implements [auth.ParamChallenger]: the DPoP challenge's
+// algs="…".
+func (in *Introspector) ChallengeParams() string {
+	if in.cfg.Binding.WantsDPoP() {
+		return in.bind.ChallengeParams()
+	}
+	return ""
+}
+
+var _ auth.ParamChallenger = (*Introspector)(nil)
 
 // Introspect returns the principal for an opaque token, from the cache or
 // the endpoint. A token longer than [Config.MaxTokenBytes] is refused
-// without a call.
+// without a call. A token that must be bound to its client (a cnf in the
+// answer, or [Config.Binding]) cannot be proven without its request and is
+// refused: use [Introspector.Authenticate].
 func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Principal, error) {
+	a, err := in.introspect(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if a.cnf.Bound() || in.cfg.Binding != auth.BindingNone {
+		return nil, auth.Invalid("sender-constrained token introspected without its request", nil)
+	}
+	return a.p, nil
+}
+
+// introspect returns the caller's own copy of an active token's principal
+// and its confirmation, from the cache or the endpoint.
+func (in *Introspector) introspect(ctx context.Context, token string) (answer, error) {
 	if len(token) > in.cfg.MaxTokenBytes {
-		return nil, auth.Invalid("token too long", nil)
+		return answer{}, auth.Invalid("token too long", nil)
 	}
 	key := sha256.Sum256([]byte(token))
 	now := in.now()
-	if p, ok, hit := in.cached(key, now); hit {
-		if !ok {
-			return nil, auth.Invalid("inactive token (cached)", nil)
+	if e, hit := in.cached(key, now); hit {
+		if e.p == nil {
+			return answer{}, auth.Invalid("inactive token (cached)", nil)
 		}
-		return p.Clone(), nil // the caller's own copy: the cached one stays as answered
+		return answer{p: e.p.Clone(), cnf: e.cnf}, nil // the caller's own copy: the cached one stays as answered
 	}
 	v, err, _ := in.group.Do(string(key[:]), func() (any, error) {
 		// The single-flight call is shared: it must not die with the first
@@ -221,27 +305,28 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (*auth.Pri
 		return in.call(callCtx, key, token)
 	})
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	// The answer is shared by every caller of the flight, and cached.
-	return v.(*auth.Principal).Clone(), nil
+	a := v.(answer)
+	return answer{p: a.p.Clone(), cnf: a.cnf}, nil
 }
 
-func (in *Introspector) cached(key [32]byte, now time.Time) (p *auth.Principal, active, hit bool) {
+func (in *Introspector) cached(key [32]byte, now time.Time) (e entry, hit bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	e, ok := in.cache[key]
 	if !ok {
-		return nil, false, false
+		return entry{}, false
 	}
 	if !now.Before(e.expires) {
 		delete(in.cache, key)
-		return nil, false, false
+		return entry{}, false
 	}
-	return e.p, e.p != nil, true
+	return e, true
 }
 
-func (in *Introspector) store(key [32]byte, p *auth.Principal, until time.Time) {
+func (in *Introspector) store(key [32]byte, e entry, until time.Time) {
 	if !until.After(in.now()) {
 		return
 	}
@@ -261,10 +346,11 @@ func (in *Introspector) store(key [32]byte, p *auth.Principal, until time.Time) 
 			delete(in.cache, k)
 		}
 	}
-	in.cache[key] = entry{p: p, expires: until}
+	e.expires = until
+	in.cache[key] = e
 }
 
-func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*auth.Principal, error) {
+func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (answer, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	if in.cfg.AuthMethod == ClientSecretPost {
 		form.Set("client_id", in.cfg.ClientID)
@@ -272,7 +358,7 @@ func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.cfg.Endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, auth.Unavailable("cannot build introspection request", err)
+		return answer{}, auth.Unavailable("cannot build introspection request", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
@@ -282,50 +368,54 @@ func (in *Introspector) call(ctx context.Context, key [32]byte, token string) (*
 	}
 	resp, err := in.client.Do(req) // #nosec G704 -- the endpoint is fixed configuration checked by auth.CheckURL, not request input
 	if err != nil {
-		return nil, auth.Unavailable("introspection endpoint unreachable", scrub(err))
+		return answer{}, auth.Unavailable("introspection endpoint unreachable", scrub(err))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, auth.Unavailable(fmt.Sprintf("introspection endpoint answered %d", resp.StatusCode), nil)
+		return answer{}, auth.Unavailable(fmt.Sprintf("introspection endpoint answered %d", resp.StatusCode), nil)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, in.cfg.MaxResponseBytes+1))
 	if err != nil {
-		return nil, auth.Unavailable("introspection response unreadable", scrub(err))
+		return answer{}, auth.Unavailable("introspection response unreadable", scrub(err))
 	}
 	if int64(len(body)) > in.cfg.MaxResponseBytes {
-		return nil, auth.Unavailable("introspection response too large", nil)
+		return answer{}, auth.Unavailable("introspection response too large", nil)
 	}
 	// One strict decode: duplicate and case-variant members are refused,
 	// and the map that was checked is the one the principal is built from
 	// and handlers get as Claims.
 	c, err := claims.Decode(body)
 	if err != nil {
-		return nil, auth.Unavailable("introspection response is not a strict JSON object", err)
+		return answer{}, auth.Unavailable("introspection response is not a strict JSON object", err)
 	}
 	active, err := boolMember(c, "active")
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	now := in.now()
 	if !active {
 		if in.cfg.NegativeTTL > 0 {
-			in.store(key, nil, now.Add(in.cfg.NegativeTTL))
+			in.store(key, entry{}, now.Add(in.cfg.NegativeTTL))
 		}
-		return nil, auth.Invalid("inactive token", nil)
+		return answer{}, auth.Invalid("inactive token", nil)
 	}
 	p, exp, err := in.principal(c, now)
 	if err != nil {
-		return nil, err
+		return answer{}, err
+	}
+	cnf, err := bind.ParseConfirmation(c)
+	if err != nil {
+		return answer{}, errMember
 	}
 	if in.cfg.CacheTTL > 0 {
 		until := now.Add(in.cfg.CacheTTL)
 		if !exp.IsZero() && exp.Before(until) {
 			until = exp
 		}
-		in.store(key, p, until)
+		in.store(key, entry{p: p, cnf: cnf}, until)
 	}
-	return p, nil
+	return answer{p: p, cnf: cnf}, nil
 }
 
 // errMember refuses an answer whose RFC 7662 member has the wrong type: the
@@ -382,7 +472,7 @@ func (in *Introspector) principal(c map[string]any, now time.Time) (*auth.Princi
 			return nil, exp, auth.Invalid("not yet valid", nil)
 		}
 	}
-	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") && !strings.EqualFold(tokenType, "access_token") {
+	if tokenType != "" && !strings.EqualFold(tokenType, "bearer") && !strings.EqualFold(tokenType, "access_token") && !strings.EqualFold(tokenType, "DPoP") {
 		return nil, exp, auth.Invalid("not an access token", nil)
 	}
 	if iss != "" {

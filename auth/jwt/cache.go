@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/bind"
 )
 
 // tokenCache maps SHA-256(token) to the principal it verified to. It is
@@ -31,6 +32,7 @@ type cacheEntry struct {
 	iss   *issuer
 	set   *keySet
 	id    TokenID
+	cnf   bind.Confirmation
 }
 
 func newTokenCache(size int) *tokenCache {

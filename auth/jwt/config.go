@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/bind"
 )
 
 // Defaults, documented on the fields that use them.
@@ -114,6 +115,22 @@ type Config struct {
 	// runtime's timers (tests drive it with testing/synctest).
 	Now func() time.Time
 
+	// DPoP configures the verification of DPoP proofs (RFC 9449) for
+	// DPoP-bound tokens: allowed algorithms, the iat window, the jti
+	// replay store (default one in memory, for a single instance) and
+	// optional server nonces. The zero value is the safe default.
+	DPoP auth.DPoPOptions
+	// MTLS configures where the client certificate of certificate-bound
+	// tokens (RFC 8705) comes from: the TLS connection by default, or a
+	// header from trusted TLS-terminating proxies.
+	MTLS auth.MTLSOptions
+	// ChallengeDPoP makes 401s challenge for DPoP (WWW-Authenticate: DPoP
+	// algs="…", RFC 9449 §7.1) even when no issuer's Binding wants DPoP:
+	// for a program whose routes ask for DPoP-bound tokens themselves
+	// ([auth.Auth.RequireBinding]). Default false: DPoP is challenged for
+	// when an issuer wants it.
+	ChallengeDPoP bool
+
 	// OnKeysFetched, when set, is called after every fetch of an issuer's
 	// keys (discovery included) with its outcome (nil on success): for
 	// metrics. It must not block. Default none.
@@ -170,15 +187,27 @@ type Issuer struct {
 	// the claim may hold anything; otherwise a string claim must equal one
 	// of the values, or an array claim must contain one.
 	RequiredClaims map[string][]string
+
+	// Binding is what this issuer's tokens must be bound to: none (the
+	// default: bearer tokens too), dpop (RFC 9449), mtls (RFC 8705) or
+	// any of the two. Whatever it says, a token whose cnf claim binds it
+	// is held to that binding: a DPoP-bound token needs a valid proof
+	// (and is refused as Bearer), a certificate-bound one the client
+	// certificate it names, and a cnf of a method this package does not
+	// check refuses the token.
+	Binding auth.BindingPolicy
+
+	// LogoutAudiences are the client ids this issuer's logout tokens (OIDC
+	// Back-Channel Logout 1.0) are addressed to: a logout token's aud
+	// must name one of them. Default none: [Verifier.VerifyLogoutToken]
+	// refuses every logout token of this issuer.
+	LogoutAudiences []string
 }
 
-// TokenID identifies an accepted token for the [Config.Revoked] hook.
-type TokenID struct {
-	Issuer  string
-	Subject string
-	JTI     string // "jti", if present
-	SID     string // "sid" (session id), if present
-}
+// TokenID identifies an accepted token for the [Config.Revoked] hook: its
+// issuer, subject, jti, sid and iat. It is [auth.TokenID], so that a
+// deny-list (auth/denylist) plugs into Revoked as it is.
+type TokenID = auth.TokenID
 
 // ConfigError is one problem with a [Config]; [New] joins them.
 // Check reports every problem of c that [New] would, without starting
@@ -281,6 +310,20 @@ func (c *Config) check() []error {
 			if name == "" {
 				bad(f+"RequiredClaims", "", "empty claim name")
 			}
+		}
+		if is.Binding > auth.BindingAny {
+			bad(f+"Binding", is.Binding.String(), "must be BindingNone, BindingDPoP, BindingMTLS or BindingAny")
+		}
+		for _, a := range is.LogoutAudiences {
+			if a == "" {
+				bad(f+"LogoutAudiences", "", "empty audience")
+			}
+		}
+	}
+	for _, err := range bind.Check(c.DPoP, c.MTLS, "DPoP.", "MTLS.") {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			bad(ce.Field, ce.Value, ce.Reason)
 		}
 	}
 	if c.TokenExtractor != nil && (c.Cookie != "" || c.DangerouslyAllowQueryToken) {

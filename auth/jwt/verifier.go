@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
 
 	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/internal/bind"
 	"github.com/bulwark-go/bulwark/internal/claims"
 )
 
@@ -32,6 +33,8 @@ type Verifier struct {
 	cacheTTL   time.Duration
 	cache      *tokenCache
 	revoked    func(context.Context, TokenID) (bool, error)
+	bind       *bind.Checker
+	dpopHint   bool // some issuer wants DPoP: 401s challenge for it
 	now        func() time.Time
 	closeFuncs []func()
 	bufs       sync.Pool // *[]byte of cap maxSize, for hashing tokens
@@ -50,6 +53,8 @@ type issuer struct {
 	allowNoExp  bool
 	maxLifetime time.Duration
 	required    map[string][]string
+	binding     auth.BindingPolicy
+	logoutAud   []string
 }
 
 func (is *issuer) keys() *keySet {
@@ -117,6 +122,11 @@ func New(cfg Config) (*Verifier, error) {
 	if v.now == nil {
 		v.now = time.Now
 	}
+	checker, err := bind.New(cfg.DPoP, cfg.MTLS, v.now)
+	if err != nil {
+		return nil, err // unreachable: cfg.check reported it
+	}
+	v.bind = checker
 	switch {
 	case cfg.CacheSize == 0:
 		v.cache = newTokenCache(DefaultCacheSize)
@@ -146,7 +156,10 @@ func New(cfg Config) (*Verifier, error) {
 			allowNoExp:  c.DangerouslyAllowMissingExp,
 			maxLifetime: c.MaxLifetime,
 			required:    make(map[string][]string, len(c.RequiredClaims)),
+			binding:     c.Binding,
+			logoutAud:   append([]string(nil), c.LogoutAudiences...),
 		}
+		v.dpopHint = v.dpopHint || c.Binding.WantsDPoP() || cfg.ChallengeDPoP
 		for _, a := range c.Algorithms {
 			is.algs[a] = true
 			v.algs[a] = true
@@ -179,25 +192,57 @@ func (v *Verifier) Close() error {
 	return nil
 }
 
-// Authenticate extracts the bearer token from r and verifies it. It
-// returns [auth.ErrNoCredentials] when r carries no bearer token,
-// [auth.ErrNotMine] when the bearer value is not shaped like a JWT (an API
-// key or an opaque token, for another authenticator of the chain), and a
-// [*auth.CredentialError] when the token is malformed, invalid or cannot be
-// judged right now (keys unavailable).
+// Authenticate extracts the access token from r (Authorization: Bearer
+// or DPoP), verifies it, and holds it to its binding: a DPoP proof for a
+// DPoP-bound token, the client certificate for a certificate-bound one,
+// and the issuer's [Issuer.Binding]. It returns [auth.ErrNoCredentials]
+// when r carries no token, [auth.ErrNotMine] when the value is not shaped
+// like a JWT (an API key or an opaque token, for another authenticator of
+// the chain), and a [*auth.CredentialError] when the token is malformed,
+// invalid, not proven, or cannot be judged right now (keys unavailable).
+// The principal's Binding says how the token was bound.
 func (v *Verifier) Authenticate(r *http.Request) (*auth.Principal, error) {
-	tok, err := v.extract(r)
+	scheme, tok, err := v.extract(r)
 	if err != nil {
 		return nil, err
 	}
-	return v.Verify(r.Context(), tok)
+	p, cnf, is, err := v.verifyToken(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	binding, err := v.bind.Check(r.Context(), r, scheme, tok, cnf, is.binding)
+	if err != nil {
+		return nil, err
+	}
+	p.Binding = binding
+	return p, nil
 }
+
+// Scheme implements [auth.Challenger]: DPoP when an issuer requires
+// DPoP-bound tokens, so that a 401 challenges for it too.
+func (v *Verifier) Scheme() string {
+	if v.dpopHint {
+		return auth.SchemeDPoP
+	}
+	return auth.SchemeBearer
+}
+
+// ChallengeParams implements [auth.ParamChallenger]: the algs="…" of the
+// DPoP challenge.
+func (v *Verifier) ChallengeParams() string {
+	if v.dpopHint {
+		return v.bind.ChallengeParams()
+	}
+	return ""
+}
+
+var _ auth.ParamChallenger = (*Verifier)(nil)
 
 // Recognizes implements [auth.Recognizer]: r carries a value shaped like a
 // JWT (a JOSE compact serialization) where the verifier reads tokens, or
 // presents tokens in a malformed way.
 func (v *Verifier) Recognizes(r *http.Request) bool {
-	_, err := v.extract(r)
+	_, _, err := v.extract(r)
 	return err == nil || !(errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrNotMine))
 }
 
@@ -206,34 +251,36 @@ var _ auth.Recognizer = (*Verifier)(nil)
 // errNotJWT is the answer for a bearer value of another kind; built once.
 var errNotJWT = auth.NotMine("not a compact JWS")
 
-// extract finds the token: with the configured TokenExtractor, or in the
-// Authorization header (scheme Bearer, RFC 6750 §2.1) and the cookie and
-// query parameter where configured. A value from the extractor, the header
-// or the query that is not shaped like a JWT is another authenticator's
-// (the cookie is the verifier's alone).
-func (v *Verifier) extract(r *http.Request) (string, error) {
+// extract finds the token and the scheme it came with: with the
+// configured TokenExtractor (as Bearer), or in the Authorization header
+// (scheme Bearer, RFC 6750 §2.1, or DPoP, RFC 9449 §7.1) and the cookie
+// and query parameter where configured (as Bearer). A value from the
+// extractor, the header or the query that is not shaped like a JWT is
+// another authenticator's (the cookie is the verifier's alone).
+func (v *Verifier) extract(r *http.Request) (string, string, error) {
 	if v.extractor != nil {
 		tok, err := v.extractor(r)
 		switch {
 		case err != nil:
-			return "", err
+			return "", "", err
 		case tok == "":
-			return "", auth.ErrNoCredentials
+			return "", "", auth.ErrNoCredentials
 		case !claims.IsCompactJOSE(tok):
-			return "", errNotJWT
+			return "", "", errNotJWT
 		}
-		return tok, nil
+		return auth.SchemeBearer, tok, nil
 	}
 	var tok string
+	scheme := auth.SchemeBearer
 	found, foreign := 0, false
-	switch t, err := auth.BearerToken(r); {
+	switch sch, t, err := auth.AuthorizationToken(r); {
 	case err == nil && claims.IsCompactJOSE(t):
-		tok = t
+		tok, scheme = t, sch
 		found++
 	case err == nil:
 		foreign = true
 	case !errors.Is(err, auth.ErrNoCredentials):
-		return "", err
+		return "", "", err
 	}
 	if v.cookie != "" {
 		n := 0
@@ -242,14 +289,14 @@ func (v *Verifier) extract(r *http.Request) (string, error) {
 			tok = c.Value
 		}
 		if n > 1 {
-			return "", auth.Malformed("several token cookies")
+			return "", "", auth.Malformed("several token cookies")
 		}
 		found += n
 	}
 	if v.query {
 		if q := r.URL.Query()["access_token"]; len(q) > 0 {
 			if len(q) > 1 {
-				return "", auth.Malformed("several access_token parameters")
+				return "", "", auth.Malformed("several access_token parameters")
 			}
 			if claims.IsCompactJOSE(q[0]) {
 				tok = q[0]
@@ -261,46 +308,62 @@ func (v *Verifier) extract(r *http.Request) (string, error) {
 	}
 	switch {
 	case found == 1:
-		return tok, nil
+		return scheme, tok, nil
 	case found > 1:
-		return "", auth.Malformed("token presented in several places")
+		return "", "", auth.Malformed("token presented in several places")
 	case foreign:
-		return "", errNotJWT
+		return "", "", errNotJWT
 	}
-	return "", auth.ErrNoCredentials
+	return "", "", auth.ErrNoCredentials
 }
 
 // Verify verifies a token taken from anywhere and returns its principal.
-// Errors are [*auth.CredentialError]s of kind [auth.ErrInvalidToken] or
-// [auth.ErrUnavailable].
+// A token that must be bound to its client (a cnf claim, or an issuer's
+// [Issuer.Binding]) cannot be proven without its request, and is refused:
+// use [Verifier.Authenticate]. Errors are [*auth.CredentialError]s of kind
+// [auth.ErrInvalidToken] or [auth.ErrUnavailable].
 func (v *Verifier) Verify(ctx context.Context, tok string) (*auth.Principal, error) {
+	p, cnf, is, err := v.verifyToken(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	if cnf.Bound() || is.binding != auth.BindingNone {
+		return nil, auth.Invalid("sender-constrained token verified without its request", nil)
+	}
+	return p, nil
+}
+
+// verifyToken verifies tok (from the cache when it can) and checks it
+// against the revocation hook. It returns the caller's own principal, the
+// token's confirmation and its issuer.
+func (v *Verifier) verifyToken(ctx context.Context, tok string) (*auth.Principal, bind.Confirmation, *issuer, error) {
 	now := v.now()
 	var sum [32]byte
 	if v.cache != nil && len(tok) <= v.maxSize {
 		sum = v.hash(tok)
 		if e := v.cache.get(sum, now); e != nil && e.set == e.iss.keys() {
 			if err := v.checkRevoked(ctx, e.id); err != nil {
-				return nil, err
+				return nil, bind.Confirmation{}, nil, err
 			}
-			return e.p.Clone(), nil // the caller's own copy: the cached one stays as verified
+			return e.p.Clone(), e.cnf, e.iss, nil // the caller's own copy: the cached one stays as verified
 		}
 	}
 	p, err := v.verify(ctx, tok, now)
 	if err != nil {
-		return nil, err
+		return nil, bind.Confirmation{}, nil, err
 	}
 	if err := v.checkRevoked(ctx, p.id); err != nil {
-		return nil, err
+		return nil, bind.Confirmation{}, nil, err
 	}
 	if v.cache != nil {
 		until := now.Add(v.cacheTTL)
 		if !p.exp.IsZero() && p.exp.Before(until) {
 			until = p.exp
 		}
-		v.cache.put(sum, &cacheEntry{p: p.principal, until: until, iss: p.iss, set: p.set, id: p.id}, now)
-		return p.principal.Clone(), nil
+		v.cache.put(sum, &cacheEntry{p: p.principal, until: until, iss: p.iss, set: p.set, id: p.id, cnf: p.cnf}, now)
+		return p.principal.Clone(), p.cnf, p.iss, nil
 	}
-	return p.principal, nil
+	return p.principal, p.cnf, p.iss, nil
 }
 
 // hash returns SHA-256(tok) without allocating: the string is copied into
@@ -324,6 +387,7 @@ type verified struct {
 	set       *keySet
 	exp       time.Time
 	id        TokenID
+	cnf       bind.Confirmation
 }
 
 func (v *Verifier) checkRevoked(ctx context.Context, id TokenID) error {
@@ -358,8 +422,22 @@ func (v *Verifier) verify(ctx context.Context, tok string, now time.Time) (*veri
 	if !is.skipTyp && (!p.hasTyp || !isATJWT(p.typ)) {
 		return nil, auth.Invalid("typ is not at+jwt", nil)
 	}
+	set, err := v.checkSignature(ctx, is, p)
+	if err != nil {
+		return nil, err
+	}
+	out, reason, err := v.checkClaims(is, p.claims, now)
+	if err != nil {
+		return nil, auth.Invalid(reason, err)
+	}
+	out.set = set
+	return out, nil
+}
 
-	// The key: by kid from this issuer's set, with the key's algorithm.
+// checkSignature finds the key by kid in the issuer's set, with the
+// key's own algorithm, and verifies p's signature with it. It returns the
+// set that verified it.
+func (v *Verifier) checkSignature(ctx context.Context, is *issuer, p *parsed) (*keySet, error) {
 	var set *keySet
 	var k *verKey
 	if is.static != nil {
@@ -369,6 +447,7 @@ func (v *Verifier) verify(ctx context.Context, tok string, now time.Time) (*veri
 			return nil, auth.Invalid("unknown key id", nil)
 		}
 	} else {
+		var err error
 		set, k, err = is.remote.lookup(ctx, p.kid, p.alg)
 		if err != nil {
 			return nil, err
@@ -380,13 +459,7 @@ func (v *Verifier) verify(ctx context.Context, tok string, now time.Time) (*veri
 	if err := jwsbb.Verify(k.key, k.alg, p.signingInput, p.sig); err != nil {
 		return nil, auth.Invalid("bad signature", err)
 	}
-
-	out, reason, err := v.checkClaims(is, p.claims, now)
-	if err != nil {
-		return nil, auth.Invalid(reason, err)
-	}
-	out.set = set
-	return out, nil
+	return set, nil
 }
 
 func isATJWT(typ string) bool {
@@ -473,8 +546,16 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		}
 		roles = list
 	}
+	cnf, err := bind.ParseConfirmation(c)
+	if err != nil {
+		return nil, "invalid cnf", ErrClaims
+	}
 	jti, _ := c["jti"].(string)
 	sid, _ := c["sid"].(string)
+	var issuedAt time.Time
+	if hasIat {
+		issuedAt = iat
+	}
 	var exposedExp time.Time
 	if hasExp {
 		exposedExp = exp
@@ -491,7 +572,8 @@ func (v *Verifier) checkClaims(is *issuer, c map[string]any, now time.Time) (*ve
 		},
 		iss: is,
 		exp: exposedExp,
-		id:  TokenID{Issuer: is.name, Subject: sub, JTI: jti, SID: sid},
+		id:  TokenID{Issuer: is.name, Subject: sub, JTI: jti, SID: sid, IssuedAt: issuedAt},
+		cnf: cnf,
 	}, "", nil
 }
 

@@ -13,7 +13,7 @@ func (s *Server) adminHandler() http.Handler {
 }
 
 // adminMux serves /healthz, /readyz and /metrics for the gateway current
-// returns, and POST /reload when reload is set; /readyz says 503 while
+// returns, POST /denylist (backchannel.go), and POST /reload when reload is set; /readyz says 503 while
 // draining reports true.
 func adminMux(current func() *Gateway, reload func() error, draining func() bool) http.Handler {
 	mux := http.NewServeMux()
@@ -26,6 +26,9 @@ func adminMux(current func() *Gateway, reload func() error, draining func() bool
 	})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		current().metrics.handler().ServeHTTP(w, r)
+	})
+	mux.HandleFunc("POST /denylist", func(w http.ResponseWriter, r *http.Request) {
+		serveDeny(current(), w, r) // backchannel.go
 	})
 	if reload != nil {
 		mux.HandleFunc("POST /reload", func(w http.ResponseWriter, r *http.Request) {

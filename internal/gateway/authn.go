@@ -63,11 +63,23 @@ func (g *Gateway) buildAuth(cfg *Config, o Options, prev *parts) (*auth.Auth, st
 }
 
 func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, error) {
-	key := fingerprint(cfg.Auth.JWT)
+	list, err := g.buildDenyList(cfg, o, prev) // binding.go
+	if err != nil {
+		return nil, err
+	}
+	if list != nil {
+		g.addDependency(dependency{name: "denylist", check: func(context.Context) error { return list.Ready() }})
+	}
+	key := jwtFingerprint(cfg)
 	if v, ok := g.parts.take(prev, "jwt", key); ok {
-		return v.(*jwt.Verifier), nil
+		g.jwt = v.(*jwt.Verifier)
+		return g.jwt, nil
 	}
 	jc := jwtConfig(cfg, o.Now)
+	closeBound, err := g.bindJWT(&jc, cfg, o, list)
+	if err != nil {
+		return nil, err
+	}
 	m := g.metrics
 	jc.OnKeysFetched = func(issuer string, err error) {
 		result := "ok"
@@ -78,9 +90,19 @@ func (g *Gateway) buildJWT(cfg *Config, o Options, prev *parts) (*jwt.Verifier, 
 	}
 	v, err := jwt.New(jc)
 	if err != nil {
+		if closeBound != nil {
+			_ = closeBound()
+		}
 		return nil, err
 	}
-	g.parts.add("jwt", key, v, v.Close)
+	g.parts.add("jwt", key, v, func() error {
+		err := v.Close()
+		if closeBound != nil {
+			err = errors.Join(err, closeBound())
+		}
+		return err
+	})
+	g.jwt = v
 	return v, nil
 }
 
@@ -104,6 +126,7 @@ func jwtConfig(cfg *Config, now func() time.Time) jwt.Config {
 		}
 		jc.Issuers = append(jc.Issuers, iss)
 	}
+	applyBinding(&jc, cfg) // binding.go
 	return jc
 }
 
@@ -147,6 +170,12 @@ func (g *Gateway) buildAPIKeys(cfg *Config, o Options, prev *parts) (*apikey.Key
 	store := "" // the configured one
 	if o.CheckOnly {
 		store = "memory" // the pepper, prefix and header are still checked
+	}
+	if !o.CheckOnly {
+		// Revocations made elsewhere reach this instance at once (binding.go).
+		fc.Watch, fc.OnWatch = true, g.metrics.revocation.onWatch("api_keys")
+	} else {
+		fc.Notify = "none"
 	}
 	keys, closer, err := fc.Open(context.Background(), store, time.Minute)
 	if err != nil {

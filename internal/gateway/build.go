@@ -14,6 +14,8 @@ import (
 
 	"github.com/bulwark-go/bulwark/audit"
 	"github.com/bulwark-go/bulwark/auth/apikey"
+	"github.com/bulwark-go/bulwark/auth/denylist"
+	"github.com/bulwark-go/bulwark/auth/jwt"
 	"github.com/bulwark-go/bulwark/clientip"
 	"github.com/bulwark-go/bulwark/cors"
 	"github.com/bulwark-go/bulwark/headers"
@@ -66,7 +68,10 @@ type Gateway struct {
 	needs    []routeNeeds // what each route needs of them
 	authDeps []string     // the authenticators, as dependencies: a route that authenticates needs one
 	services map[string]*service
-	keys     *apikey.Keys // the API keys, when configured
+	keys     *apikey.Keys               // the API keys, when configured
+	jwt      *jwt.Verifier              // the JWT verifier, when configured
+	deny     *denylist.List             // the JWT deny-list, when configured (binding.go)
+	secure   func(r *http.Request) bool // whether r came over HTTPS (TLS, or a trusted proxy's word)
 
 	reopenAudit func() error // the audit file's Reopen, when it is a file
 }
@@ -158,6 +163,9 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 
 	hdr, err := headers.New(headersConfig(cfg, trusted))
 	fail("headers", err)
+	if hdr != nil {
+		g.secure = hdr.Secure // DPoP proofs name the URL the client used
+	}
 
 	var corsMW *cors.CORS
 	if cfg.CORS != nil {
@@ -199,6 +207,9 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		if refusal(r.Context()) != nil {
 			return "unmatched", ""
 		}
+		if r.URL.Path == BackchannelLogoutPath && cfg.acceptsLogout() {
+			return BackchannelLogoutPath, "" // the gateway's own endpoint (backchannel.go)
+		}
 		return rt.routeOf(r)
 	}
 	auditor, err := g.buildAudit(cfg, o, prev, routeOf)
@@ -208,7 +219,7 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 		return nil, errors.Join(errs...)
 	}
 
-	var h http.Handler = rt
+	var h http.Handler = g.backchannel(cfg, rt) // POST /backchannel-logout, when configured
 	if corsMW != nil {
 		h = corsMW.Handler(h)
 	}

@@ -170,6 +170,7 @@ func (c *Config) check() []error {
 	for i, r := range c.Routes {
 		c.checkRoute(&errs, i, r, policies)
 	}
+	c.checkBinding(&errs) // binding.go
 	c.checkShadowed()
 	for i, h := range c.ForwardUnderscoreHeaders {
 		if !strings.Contains(h, "_") {

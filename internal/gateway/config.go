@@ -130,6 +130,12 @@ type CORSConfig struct {
 type AuthConfig struct {
 	JWT     []JWTIssuer     `yaml:"jwt"`
 	APIKeys *cli.FileConfig `yaml:"api_keys"` // store, header, prefix; pepper_env/pepper_file for the pepper
+	// DPoP, MTLS and DenyList are in binding.go: how DPoP proofs and
+	// certificate-bound tokens are checked, and the JWT deny-list that
+	// back-channel logout feeds.
+	DPoP     *DPoPConfig     `yaml:"dpop"`
+	MTLS     *MTLSConfig     `yaml:"mtls"`
+	DenyList *DenyListConfig `yaml:"denylist"`
 }
 
 // JWTIssuer is one trusted token issuer.
@@ -142,6 +148,13 @@ type JWTIssuer struct {
 	// AllowedJWKSHosts lists more hosts the keys may be fetched from (an
 	// issuer whose discovery names a jwks_uri elsewhere, as Google's does).
 	AllowedJWKSHosts []string `yaml:"allowed_jwks_hosts"`
+	// Binding is none (default), dpop, mtls or any: what this issuer's
+	// tokens must be bound to (binding.go). A token whose cnf binds it is
+	// held to that binding whatever this says.
+	Binding string `yaml:"binding"`
+	// BackchannelLogout accepts this issuer's OIDC back-channel logout
+	// tokens at /backchannel-logout (backchannel.go).
+	BackchannelLogout *BackchannelLogoutConfig `yaml:"backchannel_logout"`
 }
 
 // RateLimitConfig defines named policies.
@@ -180,6 +193,10 @@ type Route struct {
 	// authenticates; by default one that lets a shared cache store the
 	// answer is replaced by "private, no-store".
 	Cache string `yaml:"cache"`
+	// Binding is none (default), dpop, mtls or any: what the credential
+	// on this route must be bound to, beyond what its issuer requires
+	// (binding.go).
+	Binding string `yaml:"binding"`
 }
 
 // PathsConfig says how request paths are made canonical before routing.

@@ -39,6 +39,7 @@ type metrics struct {
 	ejections     *prometheus.CounterVec // targets taken out of the rotation after consecutive failures
 	retries       *prometheus.CounterVec // requests sent to another target after a connection failure
 	reloads       *prometheus.CounterVec // configuration reloads by result
+	revocation    *revocationMetrics     // revocation channels, deny-list, back-channel logout
 
 	live liveServices // for the requests in flight per target
 }
@@ -137,6 +138,7 @@ func newMetrics() *metrics {
 	}, []string{"version", "revision", "goversion"})
 	v, rev := buildVersion()
 	build.WithLabelValues(v, rev, runtime.Version()).Set(1)
+	m.revocation = newRevocationMetrics(m.reg)
 	m.reg.MustRegister(m.serverDuration, m.active, m.clientDuration, m.decisions, m.events, m.store, m.fallback, m.jwks, build,
 		m.targetHealthy, m.ejections, m.retries, m.reloads, activeCollector{&m.live},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -66,6 +66,7 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 			}
 			h = authn.Require(pol)(h)
 		}
+		h = routeBinding(authn, r, h) // binding.go
 		h = authn.Handler(h)
 	}
 	if before != nil {

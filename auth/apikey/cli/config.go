@@ -11,7 +11,8 @@
 //	    prefix: bwk_live                          # the default
 //	    header: X-API-Key                         # the default; or Authorization (Bearer)
 //	    pepper_env: BULWARK_APIKEY_PEPPER         # the default; or pepper_file: /run/secrets/apikey-pepper
-//	    cache_ttl: 10s                            # bound on cross-instance revocation (at most 5m)
+//	    cache_ttl: 10s                            # bound on cross-instance revocation without a channel (at most 5m)
+//	    notify: redis://127.0.0.1:6379/0          # optional: how instances hear of changes (see Notify)
 //
 // Only store is required. Relative paths (a sqlite store, pepper_file) are
 // relative to the configuration file's directory. A SQLite store is
@@ -38,11 +39,13 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/auth/apikey"
+	"github.com/bulwark-go/bulwark/auth/apikey/redisfeed"
 	"github.com/bulwark-go/bulwark/auth/apikey/sqlstore"
 	"github.com/bulwark-go/bulwark/internal/duration"
 )
@@ -84,6 +87,21 @@ type FileConfig struct {
 	CacheTTL Duration `yaml:"cache_ttl"`
 	// CacheSize, see [apikey.Config.CacheSize].
 	CacheSize int `yaml:"cache_size"`
+	// Notify is how the instances of a fleet hear of keys revoked,
+	// rotated, expired or deleted elsewhere (by another instance, or by
+	// this command): "" (the default) for the store's own channel
+	// (PostgreSQL LISTEN/NOTIFY; SQLite's data_version, read ten times a
+	// second; nothing for memory), "redis://…" (or rediss://) for Redis
+	// pub/sub, which this command then announces each change on, or
+	// "none" for the cache TTL alone. Without a channel, or while it is
+	// down, CacheTTL bounds how long a change takes to reach an instance.
+	Notify string `yaml:"notify"`
+
+	// Watch, set by the program that serves requests (the gateway, not
+	// this command), starts the channel's watcher (see
+	// [apikey.Config.Watch]); OnWatch is its [apikey.Config.OnWatch].
+	Watch   bool                     `yaml:"-" json:"-"`
+	OnWatch func(live bool, e error) `yaml:"-" json:"-"`
 
 	// SealKeysEnv and SealKeysFile name where the seal keys for
 	// encrypting owners and metadata at rest are (an environment variable,
@@ -242,6 +260,13 @@ func (fc FileConfig) Open(ctx context.Context, storeURL string, lastUsed time.Du
 	if err != nil {
 		return nil, nil, err
 	}
+	watcher, announcer, rc, err := fc.channel(store)
+	if err != nil {
+		if db != nil {
+			_ = db.Close()
+		}
+		return nil, nil, err
+	}
 	prefix, header := fc.Prefix, fc.Header
 	if prefix == "" {
 		prefix = DefaultPrefix
@@ -253,20 +278,55 @@ func (fc FileConfig) Open(ctx context.Context, storeURL string, lastUsed time.Du
 		Store: store, Prefix: prefix, Pepper: pepper, InsecureNoPepper: fc.InsecureNoPepper,
 		Header: header, InsecureQueryParam: fc.InsecureQueryParam,
 		CacheTTL: time.Duration(fc.CacheTTL), CacheSize: fc.CacheSize, LastUsedInterval: lastUsed,
-		Sealer: fc.Sealer,
+		Sealer: fc.Sealer, Watch: watcher, Announce: announcer, OnWatch: fc.OnWatch,
 	})
 	if err != nil {
 		if db != nil {
 			_ = db.Close()
 		}
+		if rc != nil {
+			_ = rc.Close()
+		}
 		return nil, nil, err
 	}
-	return k, closer{k, db}, nil
+	return k, closer{k, db, rc}, nil
+}
+
+// channel builds what Notify names: the watcher (when Watch is set) and
+// the announcer, and the Redis client to close.
+func (fc *FileConfig) channel(store apikey.Store) (apikey.Watcher, apikey.Announcer, io.Closer, error) {
+	switch n := fc.Notify; {
+	case n == "none":
+		return nil, nil, nil, nil
+	case n == "":
+		w, ok := store.(apikey.Watcher)
+		if !ok || !fc.Watch {
+			return nil, nil, nil, nil // memory, or this command: the store's triggers announce
+		}
+		return w, nil, nil, nil
+	case strings.HasPrefix(n, "redis://"), strings.HasPrefix(n, "rediss://"):
+		opts, err := redis.ParseURL(n)
+		if err != nil {
+			return nil, nil, nil, &auth.ConfigError{Field: "notify", Reason: "not a valid redis:// URL"} // it may hold a password: not echoed
+		}
+		client := redis.NewClient(opts)
+		feed, err := redisfeed.New(redisfeed.Config{Client: client})
+		if err != nil {
+			_ = client.Close()
+			return nil, nil, nil, err
+		}
+		if !fc.Watch {
+			return nil, feed, client, nil
+		}
+		return feed, feed, client, nil
+	}
+	return nil, nil, nil, &auth.ConfigError{Field: "notify", Reason: "must be none, redis://… or absent (the store's own channel)"}
 }
 
 type closer struct {
 	k  *apikey.Keys
 	db *sql.DB
+	rc io.Closer
 }
 
 func (c closer) Close() error {
@@ -275,6 +335,9 @@ func (c closer) Close() error {
 	err := c.k.Close(ctx)
 	if c.db != nil {
 		err = errors.Join(err, c.db.Close())
+	}
+	if c.rc != nil {
+		err = errors.Join(err, c.rc.Close())
 	}
 	return err
 }
@@ -286,36 +349,16 @@ func (c closer) Close() error {
 // "postgres://…", or "memory". The SQL schema is migrated. The *sql.DB (nil
 // for memory) is returned for the caller to close.
 func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, error) {
-	var (
-		driver, dsn string
-		dialect     sqlstore.Dialect
-	)
-	switch {
-	case url == "":
-		return nil, nil, &auth.ConfigError{Field: "store", Reason: "required"}
-	case url == "memory" || url == "memory:":
+	if url == "memory" || url == "memory:" {
 		return apikey.NewMemoryStore(), nil, nil
-	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		if path == "" || strings.ContainsAny(path, "?#") {
-			return nil, nil, &auth.ConfigError{Field: "store", Value: url, Reason: "want sqlite://PATH, without '?' or '#'"}
-		}
-		if !filepath.IsAbs(path) && dir != "" {
-			path = filepath.Join(dir, path)
-		}
-		if err := createPrivate(path); err != nil {
-			return nil, nil, err
-		}
-		driver, dialect = "sqlite", sqlstore.SQLite
-		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		driver, dsn, dialect = "pgx", url, sqlstore.Postgres
-	default:
-		return nil, nil, &auth.ConfigError{Field: "store", Reason: "want sqlite://PATH, postgres://… or memory"}
 	}
-	db, err := sql.Open(driver, dsn)
+	db, postgres, err := OpenDB(url, dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	dialect := sqlstore.SQLite
+	if postgres {
+		dialect = sqlstore.Postgres
 	}
 	s, err := sqlstore.New(ctx, db, dialect)
 	if err != nil {
@@ -323,6 +366,41 @@ func OpenStore(ctx context.Context, url, dir string) (apikey.Store, *sql.DB, err
 		return nil, nil, err
 	}
 	return s, db, nil
+}
+
+// OpenDB opens the SQL database at url, "sqlite://PATH" (as [OpenStore]
+// opens it: WAL, a busy timeout, immediate transactions, a new file made
+// 0600) or "postgres://…", and reports whether it is PostgreSQL: for the
+// other stores that share the database (the gateway's JWT deny-list).
+func OpenDB(url, dir string) (*sql.DB, bool, error) {
+	var driver, dsn string
+	postgres := false
+	switch {
+	case url == "":
+		return nil, false, &auth.ConfigError{Field: "store", Reason: "required"}
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return nil, false, &auth.ConfigError{Field: "store", Value: url, Reason: "want sqlite://PATH, without '?' or '#'"}
+		}
+		if !filepath.IsAbs(path) && dir != "" {
+			path = filepath.Join(dir, path)
+		}
+		if err := createPrivate(path); err != nil {
+			return nil, false, err
+		}
+		driver = "sqlite"
+		dsn = "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		driver, dsn, postgres = "pgx", url, true
+	default:
+		return nil, false, &auth.ConfigError{Field: "store", Reason: "want sqlite://PATH, postgres://… or memory"}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, false, err
+	}
+	return db, postgres, nil
 }
 
 // createPrivate creates the SQLite file at path with mode 0600 if it does

@@ -258,17 +258,17 @@ func RunWith(ctx context.Context, args []string, stdout, stderr io.Writer, opts 
 		out.list(recs, time.Now())
 	case "rotate":
 		key, rec, err := keys.Rotate(ctx, pos[0], *overlap)
-		if err != nil {
+		if err != nil && !warnNotAnnounced(stderr, cmd, err) {
 			return fail(stderr, cmd, err)
 		}
 		out.created(key, rec)
 	case "revoke":
-		if err := keys.Revoke(ctx, pos[0]); err != nil {
+		if err := keys.Revoke(ctx, pos[0]); err != nil && !warnNotAnnounced(stderr, cmd, err) {
 			return fail(stderr, cmd, err)
 		}
 		out.done(pos[0], "revoked")
 	case "delete":
-		if err := keys.Delete(ctx, pos[0]); err != nil {
+		if err := keys.Delete(ctx, pos[0]); err != nil && !warnNotAnnounced(stderr, cmd, err) {
 			return fail(stderr, cmd, err)
 		}
 		out.done(pos[0], "deleted")
@@ -309,6 +309,25 @@ func runPepper(fs *flag.FlagSet, c command, args []string, stdout, stderr io.Wri
 		return 1
 	}
 	return 0
+}
+
+// warnNotAnnounced reports a change that is stored but was not announced
+// to the running instances (they see it within their cache TTL), and
+// reports whether err was that.
+func warnNotAnnounced(stderr io.Writer, cmd string, err error) bool {
+	if !errors.Is(err, apikey.ErrNotAnnounced) {
+		return false
+	}
+	cause := err // errors.Join(ErrNotAnnounced, why): say why
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !errors.Is(e, apikey.ErrNotAnnounced) {
+				cause = e
+			}
+		}
+	}
+	fmt.Fprintf(stderr, "bulwark keys %s: warning: done, but the running instances could not be told at once (%v): they see it within their cache_ttl\n", cmd, cause)
+	return true
 }
 
 func fail(stderr io.Writer, cmd string, err error) int {

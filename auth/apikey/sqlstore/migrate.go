@@ -4,15 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // migrations are applied in order, each once, in one transaction with the
-// row recording it. Never edit a released migration: append a new one.
+// row recording it (internal/sqlmigrate). Never edit a released migration:
+// append a new one.
 var migrations = [...]struct {
-	sqlite, postgres string
+	sqlite, postgres []string
 }{
 	1: {
-		sqlite: `CREATE TABLE bulwark_api_keys (
+		sqlite: []string{`CREATE TABLE bulwark_api_keys (
 			id           TEXT PRIMARY KEY,
 			digest       TEXT NOT NULL UNIQUE,
 			start        TEXT NOT NULL,
@@ -28,8 +31,8 @@ var migrations = [...]struct {
 			last_used_at INTEGER,
 			replaces     TEXT NOT NULL DEFAULT '',
 			replaced_by  TEXT NOT NULL DEFAULT ''
-		)`,
-		postgres: `CREATE TABLE bulwark_api_keys (
+		)`},
+		postgres: []string{`CREATE TABLE bulwark_api_keys (
 			id           TEXT PRIMARY KEY,
 			digest       TEXT NOT NULL UNIQUE,
 			start        TEXT NOT NULL,
@@ -45,56 +48,55 @@ var migrations = [...]struct {
 			last_used_at BIGINT,
 			replaces     TEXT NOT NULL DEFAULT '',
 			replaced_by  TEXT NOT NULL DEFAULT ''
-		)`,
+		)`},
+	},
+	// 2: changes to a key's state reach other instances at once. On
+	// PostgreSQL a trigger NOTIFYs the key id on the channel
+	// bulwark_api_keys when it commits; on SQLite triggers append it to a
+	// change log (the newest 10 000 kept) that watchers read when PRAGMA
+	// data_version says another connection committed. Last-use updates
+	// touch neither: only revoked_at, expires_at and replaced_by, and
+	// deletions, are changes.
+	2: {
+		sqlite: []string{
+			`CREATE TABLE bulwark_api_keys_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL)`,
+			`CREATE TRIGGER bulwark_api_keys_changed AFTER UPDATE OF revoked_at, expires_at, replaced_by ON bulwark_api_keys BEGIN
+				INSERT INTO bulwark_api_keys_changes (id) VALUES (OLD.id);
+				DELETE FROM bulwark_api_keys_changes WHERE seq <= (SELECT MAX(seq) FROM bulwark_api_keys_changes) - 10000;
+			END`,
+			`CREATE TRIGGER bulwark_api_keys_deleted AFTER DELETE ON bulwark_api_keys BEGIN
+				INSERT INTO bulwark_api_keys_changes (id) VALUES (OLD.id);
+				DELETE FROM bulwark_api_keys_changes WHERE seq <= (SELECT MAX(seq) FROM bulwark_api_keys_changes) - 10000;
+			END`,
+		},
+		postgres: []string{
+			`CREATE FUNCTION bulwark_api_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN
+				PERFORM pg_notify('bulwark_api_keys', OLD.id);
+				RETURN NULL;
+			END $$`,
+			`CREATE TRIGGER bulwark_api_keys_changed AFTER UPDATE OF revoked_at, expires_at, replaced_by OR DELETE ON bulwark_api_keys
+				FOR EACH ROW EXECUTE FUNCTION bulwark_api_keys_notify()`,
+		},
 	},
 }
+
+// schema is the store's schema, for internal/sqlmigrate.
+var schema = func() sqlmigrate.Schema {
+	s := sqlmigrate.Schema{Table: "bulwark_api_keys_schema", Lock: 6453099} // 0x62776b: "bwk"
+	for _, m := range migrations {
+		s.Migrations = append(s.Migrations, sqlmigrate.Migration{SQLite: m.sqlite, Postgres: m.postgres})
+	}
+	return s
+}()
 
 // SchemaVersion is the schema version this package writes.
 const SchemaVersion = len(migrations) - 1
 
-// migrate brings the schema to SchemaVersion. On PostgreSQL an advisory
-// lock serialises instances starting together; on SQLite the write lock
-// taken by the first statement does.
-func migrate(ctx context.Context, db *sql.DB, d Dialect) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
+// migrate brings the schema to SchemaVersion.
+func migrate(ctx context.Context, db *sql.DB, d Dialect) error {
+	if err := sqlmigrate.Run(ctx, db, d == Postgres, schema); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-			err = fmt.Errorf("sqlstore: migrate: %w", err)
-		}
-	}()
-	if d == Postgres {
-		// 0x62776b: "bwk".
-		if _, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(6453099)`); err != nil {
-			return err
-		}
-	}
-	if _, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bulwark_api_keys_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
-		return err
-	}
-	var have int
-	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM bulwark_api_keys_schema`).Scan(&have); err != nil {
-		return err
-	}
-	if have > SchemaVersion {
-		return fmt.Errorf("schema version %d is newer than this program's %d: upgrade the program", have, SchemaVersion)
-	}
-	for v := have + 1; v <= SchemaVersion; v++ {
-		stmt := migrations[v].sqlite
-		ins := `INSERT INTO bulwark_api_keys_schema (version, applied_at) VALUES (?, CAST(strftime('%s','now') AS INTEGER) * 1000000)`
-		if d == Postgres {
-			stmt = migrations[v].postgres
-			ins = `INSERT INTO bulwark_api_keys_schema (version, applied_at) VALUES ($1, (EXTRACT(EPOCH FROM now()) * 1000000)::BIGINT)`
-		}
-		if _, err = tx.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("version %d: %w", v, err)
-		}
-		if _, err = tx.ExecContext(ctx, ins, v); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	return nil
 }

@@ -52,8 +52,11 @@ func (d Dialect) String() string {
 
 // Store is an [apikey.Store] on a SQL database. Safe for concurrent use.
 type Store struct {
-	db *sql.DB
-	q  queries
+	db        *sql.DB
+	q         queries
+	dialect   Dialect
+	poll      time.Duration // SQLite: how often data_version is read
+	heartbeat time.Duration // PostgreSQL: how often an idle LISTEN connection is checked
 }
 
 var _ apikey.Store = (*Store)(nil)
@@ -73,7 +76,7 @@ func New(ctx context.Context, db *sql.DB, dialect Dialect) (*Store, error) {
 	if dialect != SQLite && dialect != Postgres {
 		return nil, &auth.ConfigError{Field: "Dialect", Value: dialect.String(), Reason: "must be SQLite or Postgres"}
 	}
-	s := &Store{db: db, q: newQueries(dialect)}
+	s := &Store{db: db, q: newQueries(dialect), dialect: dialect, poll: defaultPoll, heartbeat: defaultHeartbeat}
 	if err := migrate(ctx, db, dialect); err != nil {
 		return nil, err
 	}
