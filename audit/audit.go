@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-go/bulwark/clientip"
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 	"github.com/bulwark-go/bulwark/secevent"
 )
 
@@ -99,10 +100,16 @@ func (a *Auditor) Handler(next http.Handler) http.Handler {
 		st.id, st.trace = a.requestID(r)
 		st.idHdr[0] = st.id
 		w.Header()[a.s.idHeader] = st.idHdr[:]
-		// st is the request's context: it answers for stateKey and
-		// delegates everything else, saving a context.WithValue.
-		st.Context = secevent.NewContext(r.Context(), st)
-		r2 := r.WithContext(st)
+		// st is the request's security-event recorder and audit state: in
+		// the request's shared slots when a layer outside attached them
+		// (no copy of the request), else in new ones.
+		r2 := r
+		if s := reqctx.From(r.Context()); s == nil || !s.SetAudit(st) || !s.SetRecorder(st) {
+			c := s.Clone()
+			c.ForceAudit(st)
+			c.ForceRecorder(st)
+			r2 = r.WithContext(reqctx.With(r.Context(), c))
+		}
 		panicked := true
 		defer func() {
 			if panicked {
@@ -141,7 +148,6 @@ func (a *Auditor) newID() string {
 // reqState is one request's record in the making; it is the secevent
 // recorder of the request context, and that context itself.
 type reqState struct {
-	context.Context
 	a     *Auditor
 	idHdr [1]string
 	id    string
@@ -162,12 +168,6 @@ var (
 )
 
 // Value returns s for [stateKey] and asks the parent context otherwise.
-func (s *reqState) Value(key any) any {
-	if _, ok := key.(stateKey); ok {
-		return s
-	}
-	return s.Context.Value(key)
-}
 
 // Record adds e to the request's record, or writes it on its own when the
 // record was already written (a goroutine outliving the request).
@@ -368,7 +368,7 @@ func (a *Auditor) Record(ctx context.Context, e secevent.Event) {
 	if e.Name == "" {
 		return
 	}
-	if st, ok := ctx.Value(stateKey{}).(*reqState); ok && st != nil && st.a == a {
+	if st, ok := reqctx.From(ctx).Audit().(*reqState); ok && st != nil && st.a == a {
 		st.Record(ctx, e)
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 )
 
 // ValidRequestID reports whether id may be used as a request ID as it
@@ -75,12 +77,10 @@ func allZero(s string) bool {
 	return true
 }
 
-type stateKey struct{}
-
 // RequestIDFromContext returns the request ID the auditor's middleware
 // assigned to the request ctx belongs to.
 func RequestIDFromContext(ctx context.Context) (string, bool) {
-	s, ok := ctx.Value(stateKey{}).(*reqState)
+	s, ok := reqctx.From(ctx).Audit().(*reqState)
 	if !ok || s == nil {
 		return "", false
 	}
@@ -90,7 +90,7 @@ func RequestIDFromContext(ctx context.Context) (string, bool) {
 // TraceFromContext returns the request's W3C trace context, when a valid
 // traceparent header arrived.
 func TraceFromContext(ctx context.Context) (TraceContext, bool) {
-	s, ok := ctx.Value(stateKey{}).(*reqState)
+	s, ok := reqctx.From(ctx).Audit().(*reqState)
 	if !ok || s == nil || s.trace.TraceID == "" {
 		return TraceContext{}, false
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-go/bulwark/internal/forwarded"
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 	"github.com/bulwark-go/bulwark/problem"
 )
 
@@ -348,20 +349,26 @@ func (r *Resolver) Handler(next http.Handler) http.Handler {
 			r.errh(w, req, err)
 			return
 		}
+		// Into the request's shared slots when an outer layer attached
+		// them and no resolver filled this one: no copy of the request.
+		if s := reqctx.From(req.Context()); s != nil && s.SetAddr(a) {
+			next.ServeHTTP(w, req)
+			return
+		}
 		next.ServeHTTP(w, req.WithContext(NewContext(req.Context(), a)))
 	})
 }
 
-type ctxKey struct{}
-
 // NewContext returns a copy of ctx carrying the client address a.
 func NewContext(ctx context.Context, a netip.Addr) context.Context {
-	return context.WithValue(ctx, ctxKey{}, a)
+	s := reqctx.From(ctx).Clone()
+	s.ForceAddr(a)
+	return reqctx.With(ctx, s)
 }
 
 // FromContext returns the client address stored by the middleware.
 func FromContext(ctx context.Context) (netip.Addr, bool) {
-	a, ok := ctx.Value(ctxKey{}).(netip.Addr)
+	a, ok := reqctx.From(ctx).Addr()
 	return a, ok && a.IsValid()
 }
 

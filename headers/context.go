@@ -5,18 +5,15 @@ import (
 	"crypto/rand"
 	"net/http"
 	"sync"
+
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 )
 
-// ctxKey finds the request's [state] in a context.
-type ctxKey struct{}
-
-// state is the per-request record of the middleware: it is the request's
-// context (the parent context plus itself as a value), the response writer
-// handed to the next handler, and the storage for the header values, all in
-// one allocation.
+// state is the per-request record of the middleware: the response writer
+// handed to the next handler and the storage for the header values, in one
+// allocation; it is found through the request's shared slots
+// (internal/reqctx).
 type state struct {
-	context.Context // the request's original context
-
 	w        http.ResponseWriter
 	h        *Headers
 	override *Override
@@ -27,15 +24,6 @@ type state struct {
 	nonce   string
 
 	vals [numHdr + 1]string // backing storage for the header value slices
-}
-
-// Value returns the state itself for ctxKey and defers to the parent
-// context for every other key.
-func (s *state) Value(key any) any {
-	if _, ok := key.(ctxKey); ok {
-		return s
-	}
-	return s.Context.Value(key)
 }
 
 // Nonce returns the request's CSP nonce, creating it on first use.
@@ -49,8 +37,8 @@ func (s *state) Nonce() string {
 }
 
 func stateFrom(ctx context.Context) (*state, bool) {
-	s, ok := ctx.Value(ctxKey{}).(*state)
-	return s, ok
+	s, ok := reqctx.From(ctx).Headers().(*state)
+	return s, ok && s != nil
 }
 
 // Nonce returns the per-request CSP nonce for ctx, a request context inside

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-go/bulwark/clientip"
 	"github.com/bulwark-go/bulwark/internal/forwarded"
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 	"github.com/bulwark-go/bulwark/problem"
 	"github.com/bulwark-go/bulwark/secevent"
 )
@@ -111,6 +112,8 @@ type Headers struct {
 	api, html    profile
 	names        [numHdr]string
 	strip        []string
+	stripSet     map[string]struct{} // strip, and strip as trailers (http.TrailerPrefix)
+	stripLens    uint64              // bit n set: some name in stripSet is n bytes long (n < 64)
 	hosts        hostMatcher
 	trusted      clientip.Trusted
 	proxy        string
@@ -145,8 +148,18 @@ func New(cfg Config) (*Headers, error) {
 		hp, _ := parseHostPattern(p) // validated above
 		h.hosts.patterns = append(h.hosts.patterns, hp)
 	}
+	h.stripSet = map[string]struct{}{}
 	for _, s := range append(DefaultStripHeaders(), cfg.StripHeaders...) {
-		h.strip = append(h.strip, http.CanonicalHeaderKey(s))
+		k := http.CanonicalHeaderKey(s)
+		h.strip = append(h.strip, k)
+		for _, n := range []string{k, http.TrailerPrefix + k} {
+			h.stripSet[n] = struct{}{}
+			if len(n) < 64 {
+				h.stripLens |= 1 << len(n)
+			} else {
+				h.stripLens |= 1 << 63 // any length ≥ 63 is looked up
+			}
+		}
 	}
 
 	common := profile{}
@@ -333,8 +346,13 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		pt := h.peerTrusted(r)
 		secure := h.secure(r, pt)
-		st := &state{Context: r.Context(), w: w, h: h, secure: secure}
-		r2 := r.WithContext(st)
+		st := &state{w: w, h: h, secure: secure}
+		r2 := r
+		if s := reqctx.From(r.Context()); s == nil || !s.SetHeaders(st) {
+			c := s.Clone()
+			c.ForceHeaders(st)
+			r2 = r.WithContext(reqctx.With(r.Context(), c))
+		}
 		if err := h.check(r, pt, secure); err != nil {
 			h.refuse(st, r2, err)
 			st.finish()

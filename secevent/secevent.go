@@ -3,6 +3,8 @@ package secevent
 import (
 	"context"
 	"log/slog"
+
+	"github.com/bulwark-go/bulwark/internal/reqctx"
 )
 
 // Event is one security-relevant occurrence.
@@ -32,17 +34,17 @@ type RecorderFunc func(ctx context.Context, e Event)
 // Record calls f(ctx, e).
 func (f RecorderFunc) Record(ctx context.Context, e Event) { f(ctx, e) }
 
-type recorderKey struct{}
-
 // NewContext returns a copy of ctx that carries r. Emit on the returned
 // context (or any context derived from it) reaches r.
 func NewContext(ctx context.Context, r Recorder) context.Context {
-	return context.WithValue(ctx, recorderKey{}, r)
+	s := reqctx.From(ctx).Clone()
+	s.ForceRecorder(r)
+	return reqctx.With(ctx, s)
 }
 
 // FromContext returns the recorder installed in ctx, if any.
 func FromContext(ctx context.Context) (Recorder, bool) {
-	r, ok := ctx.Value(recorderKey{}).(Recorder)
+	r, ok := reqctx.From(ctx).Recorder().(Recorder)
 	return r, ok && r != nil
 }
 
