@@ -135,7 +135,7 @@ func appendLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slo
 		return b, false
 	}
 	b = append(b, `{"time":"`...)
-	b = t.AppendFormat(b, time.RFC3339Nano)
+	b = appendRFC3339Nano(b, t)
 	b = append(b, `","level":`...)
 	b = appendJSONString(b, level.String())
 	b = append(b, `,"msg":`...)
@@ -164,6 +164,52 @@ func appendLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slo
 		}
 	}
 	return append(b, "}\n"...), true
+}
+
+// appendRFC3339Nano appends t as t.AppendFormat(b, time.RFC3339Nano)
+// does, without parsing the layout, for a UTC time (the access record's);
+// any other location goes through AppendFormat.
+func appendRFC3339Nano(b []byte, t time.Time) []byte {
+	if t.Location() != time.UTC {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10) // #nosec G115 -- a decimal digit
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(b, frac[:n]...)
+	}
+	return append(b, 'Z')
+}
+
+// appendDigits appends v (0 ≤ v < 10^width) zero-padded to width digits.
+func appendDigits(b []byte, v, width int) []byte {
+	var d [4]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + v%10) // #nosec G115 -- a decimal digit
+		v /= 10
+	}
+	return append(b, d[:width]...)
 }
 
 const hexDigits = "0123456789abcdef"
