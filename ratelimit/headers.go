@@ -153,7 +153,7 @@ type valueEntry struct {
 func (c *valueCache) get(l *Limiter, d *Decision) []string {
 	var k valueEntry
 	k.n = d.n
-	hash := uint64(d.n) * 0x9e3779b97f4a7c15
+	hash := uint64(d.n) * 0x9e3779b97f4a7c15 // #nosec G115 -- d.n is 1..8
 	for i := 0; i < d.n; i++ {
 		k.idx[i] = d.idx[i]
 		k.r[i] = sfInt(d.res[i].Remaining)
