@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,7 +57,7 @@ var (
 // concurrent use and holds no background goroutine.
 type Store struct {
 	client  redis.UniversalClient
-	script  *redis.Script
+	sha     any // the script's SHA-1, boxed once
 	prefix  string
 	timeout time.Duration
 	// group is set for clients that place keys by hash tag on several
@@ -78,7 +79,7 @@ func New(cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		client:  cfg.Client,
-		script:  redis.NewScript(gcraScript),
+		sha:     redis.NewScript(gcraScript).Hash(),
 		prefix:  cfg.Prefix,
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
@@ -291,17 +292,14 @@ func micros(ns int64) int64 { return (ns + 999) / 1000 }
 // run calls the script for limits of one subject. out may be nil for a
 // refund.
 func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, int64, error) {
-	keys := make([]string, len(limits))
-	args := make([]any, 3+2*len(limits))
-	args[0], args[1], args[2] = mode, cost, nowMicros
-	var buf [96]byte
-	for i := range limits {
-		l := &limits[i]
-		keys[i] = string(s.appendKey(buf[:0], l))
-		args[3+2*i] = micros(l.Interval)
-		args[4+2*i] = l.Burst
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	vals, err := s.eval(ctx, sc, false, mode, nowMicros, cost, limits)
+	if err != nil && isNoScript(err) {
+		// The script is not in Redis's cache (a restart, SCRIPT FLUSH, a
+		// new replica promoted): EVAL sends it, and caches it again.
+		vals, err = s.eval(ctx, sc, true, mode, nowMicros, cost, limits)
 	}
-	vals, err := s.script.Run(ctx, s.client, keys, args...).Int64Slice()
 	if err != nil {
 		if code := refusedCommand(err); code != 0 {
 			// Redis refused the whole call before the script ran (a Redis
@@ -333,6 +331,46 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	}
 	return vals[1] == 1, vals[0], nil
 }
+
+// scratch is the per-call storage of a script run: the command's
+// arguments point into it (go-redis writes *int64 and []byte without
+// converting them), so that a decision boxes nothing.
+type scratch struct {
+	args [6 + 3*maxLimits]any
+	nums [3 + 2*maxLimits]int64
+	keys [maxLimits * 48]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// eval sends EVALSHA sha (or EVAL src) for limits and reads the reply as
+// integers, without go-redis's generic reply (an interface per value).
+func (s *Store) eval(ctx context.Context, sc *scratch, source bool, mode int, nowMicros, cost int64, limits []ratelimit.Limit) ([]int64, error) {
+	args := append(sc.args[:0], "evalsha", s.sha, len(limits)) // a small int boxes without allocating
+	if source {
+		args[0], args[1] = "eval", any(gcraScript)
+	}
+	kb := sc.keys[:0]
+	for i := range limits {
+		start := len(kb)
+		kb = s.appendKey(kb, &limits[i])
+		args = append(args, kb[start:len(kb):len(kb)])
+	}
+	sc.nums[0], sc.nums[1], sc.nums[2] = int64(mode), cost, nowMicros
+	n := 3
+	for i := range limits {
+		sc.nums[n], sc.nums[n+1] = micros(limits[i].Interval), limits[i].Burst
+		n += 2
+	}
+	for i := range n {
+		args = append(args, &sc.nums[i])
+	}
+	cmd := redis.NewIntSliceCmd(ctx, args...)
+	_ = s.client.Process(ctx, cmd)
+	return cmd.Result()
+}
+
+func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }
 
 // refusedCommand returns the writeRefusal code of an error reply that
 // refuses a write (OOM, MISCONF, READONLY, NOREPLICAS), or 0.
