@@ -1,0 +1,171 @@
+package openapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/bulwark-go/bulwark/validate"
+)
+
+// operation is one compiled operation.
+type operation struct {
+	info   *Operation
+	params []*param
+	query  map[string]*param // query names this operation declares
+	body   *bodySpec         // nil: no body accepted
+}
+
+type ctxKey struct{}
+
+// OperationFromContext returns the operation a [Spec] matched for the
+// request, in the request its handler passes on.
+func OperationFromContext(ctx context.Context) (Operation, bool) {
+	op, ok := ctx.Value(ctxKey{}).(*Operation)
+	if !ok {
+		return Operation{}, false
+	}
+	return *op, true
+}
+
+// Check decides whether r is a request the document describes. It reads
+// and checks the body, if any, and returns the request to pass on: r with
+// the matched operation in its context and, when a body was read, that
+// body. It never changes r. w is used to bound the body read; it may be
+// nil. A refusal is an [*Error] (or a [*validate.InputError] when the body
+// could not be read within the limits) and has emitted a secevent.
+func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	segs, ok := s.splitPath(r.URL.EscapedPath())
+	var op *operation
+	var pathVals map[string]string
+	var allow string
+	if ok {
+		_, op, pathVals, allow = s.match(segs, r.Method)
+	}
+	if op == nil {
+		e := &Error{Status: http.StatusNotFound, Err: ErrNoOperation}
+		if allow != "" {
+			e = &Error{Status: http.StatusMethodNotAllowed, Err: ErrMethodNotAllowed, Allow: allow}
+		}
+		emit(r.Context(), e)
+		return nil, e
+	}
+	vs := s.checkParams(op, r, pathVals, nil)
+	var raw []byte
+	strict := false
+	has := hasBody(r)
+	switch {
+	case op.body == nil && has:
+		vs = append(vs, Violation{Rule: "no_body", Message: messageFor("no_body")})
+		if w != nil {
+			w.Header().Set("Connection", "close") // the body stays unread
+		}
+	case op.body != nil && !has && op.body.required:
+		vs = append(vs, Violation{Rule: "missing", Message: "a request body is required"})
+	case op.body != nil && has:
+		m, ok := op.body.mediaFor(r.Header.Values("Content-Type"))
+		if !ok {
+			e := &Error{Status: http.StatusUnsupportedMediaType, Err: ErrUnsupportedMediaType}
+			if w != nil {
+				w.Header().Set("Connection", "close")
+			}
+			emit(r.Context(), e)
+			return nil, e
+		}
+		body, err := s.dec.Decode(w, r) // size, coding, strict JSON; emits its own event
+		var ie *validate.InputError
+		switch {
+		case err == nil:
+			raw = body
+			vs = s.checkBody(op.body, m, raw, vs)
+		case errors.As(err, &ie) && ie.Status == http.StatusBadRequest:
+			strict = true
+			if len(ie.Fields) == 0 {
+				vs = append(vs, Violation{Rule: "strict_json", Message: fixedText(ie.Err)})
+			}
+			for _, f := range ie.Fields {
+				vs = append(vs, Violation{Pointer: f.Pointer, Rule: f.Rule, Message: f.Message})
+			}
+		default:
+			return nil, err // 413, 415 (coding), 408: nothing more to say
+		}
+	}
+	if len(vs) > 0 {
+		if len(vs) > maxViolations {
+			vs = vs[:maxViolations]
+		}
+		e := &Error{Status: statusOf(vs, strict), Err: ErrInvalid, Violations: vs}
+		emit(r.Context(), e)
+		return nil, e
+	}
+	r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, op.info))
+	if raw != nil {
+		r2.Body = io.NopCloser(bytes.NewReader(raw))
+		r2.ContentLength = int64(len(raw))
+		r2.TransferEncoding = nil
+		if _, coded := r.Header["Content-Encoding"]; coded {
+			r2.Header = r.Header.Clone()
+			r2.Header.Del("Content-Encoding") // validate decoded it
+		}
+	}
+	return r2, nil
+}
+
+// fixedText is a sentinel's fixed wording, without its package prefix.
+func fixedText(err error) string {
+	t := err.Error()
+	if i := bytes.IndexByte([]byte(t), ':'); i >= 0 && i+2 <= len(t) {
+		return t[i+2:]
+	}
+	return t
+}
+
+func (s *Spec) checkBody(bs *bodySpec, m *media, raw []byte, vs []Violation) []Violation {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return append(vs, Violation{Rule: "strict_json", Message: "is not JSON"}) // validate read it: cannot happen
+	}
+	vs = bs.caseCheck(doc, "", vs, 0)
+	if m.schema == nil {
+		return vs
+	}
+	if err := m.schema.Validate(doc); err != nil {
+		vs = bs.bodyViolations(doc, err, vs)
+	}
+	return vs
+}
+
+func hasBody(r *http.Request) bool {
+	if len(r.TransferEncoding) > 0 {
+		return true
+	}
+	if r.ContentLength > 0 {
+		return true
+	}
+	return r.ContentLength < 0 && r.Body != nil && r.Body != http.NoBody
+}
+
+// Handler returns next behind the checks. A refusal is answered through
+// [Config.ErrorHandler], with Allow on a 405.
+func (s *Spec) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2, err := s.Check(w, r)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Allow != "" {
+				w.Header().Set("Allow", e.Allow)
+			}
+			s.onError(w, r, err)
+			return
+		}
+		if s.responses != ResponsesOff {
+			s.serveChecked(w, r2, next)
+			return
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
