@@ -30,10 +30,19 @@ type media struct {
 }
 
 func (b *builder) body(rb *openapi3.RequestBody) (*bodySpec, error) {
-	bs := &bodySpec{required: rb.Required, names: map[string]bool{}, folded: map[string]bool{}, readOnly: map[string]bool{}}
+	bs, err := b.content(rb.Content, docURL, "readOnly")
+	if bs != nil {
+		bs.required = rb.Required
+	}
+	return bs, err
+}
+
+// content compiles the media types of a request body or response.
+func (b *builder) content(content openapi3.Content, base, drop string) (*bodySpec, error) {
+	bs := &bodySpec{names: map[string]bool{}, folded: map[string]bool{}, readOnly: map[string]bool{}}
 	seen := map[*openapi3.Schema]bool{}
 	var errs []error
-	for key, mt := range rb.Content {
+	for key, mt := range content {
 		full, _, err := mime.ParseMediaType(key)
 		if err != nil {
 			errs = append(errs, errors.New("media type "+strconv.Quote(key)+" does not parse"))
@@ -42,7 +51,7 @@ func (b *builder) body(rb *openapi3.RequestBody) (*bodySpec, error) {
 		typ, sub, _ := strings.Cut(full, "/")
 		m := &media{typ: typ, sub: sub}
 		if mt != nil && mt.Schema != nil {
-			if m.schema, err = b.compile(mt.Schema); err != nil {
+			if m.schema, err = b.compileView(mt.Schema, base, drop); err != nil {
 				errs = append(errs, err)
 				continue
 			}

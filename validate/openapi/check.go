@@ -18,6 +18,9 @@ type operation struct {
 	params []*param
 	query  map[string]*param // query names this operation declares
 	body   *bodySpec         // nil: no body accepted
+	// responses by status code ("200", "2XX", "DEFAULT"), when responses
+	// are checked.
+	responses map[string]*bodySpec
 }
 
 type ctxKey struct{}
@@ -32,13 +35,20 @@ func OperationFromContext(ctx context.Context) (Operation, bool) {
 	return *op, true
 }
 
-// Check decides whether r is a request the document describes. It reads
-// and checks the body, if any, and returns the request to pass on: r with
-// the matched operation in its context and, when a body was read, that
-// body. It never changes r. w is used to bound the body read; it may be
-// nil. A refusal is an [*Error] (or a [*validate.InputError] when the body
-// could not be read within the limits) and has emitted a secevent.
-func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+// Match finds the operation for r's path and method without reading
+// anything else: an [*Error] with [ErrNoOperation] or [ErrMethodNotAllowed]
+// (and Allow) otherwise. HEAD finds the GET operation when the path
+// declares no HEAD. It lets a caller act on the operation (authenticate
+// for its security requirements) before [Spec.Check] reads the body.
+func (s *Spec) Match(r *http.Request) (Operation, error) {
+	op, _, e := s.find(r)
+	if e != nil {
+		return Operation{}, e
+	}
+	return *op.info, nil
+}
+
+func (s *Spec) find(r *http.Request) (*operation, map[string]string, *Error) {
 	segs, ok := s.splitPath(r.URL.EscapedPath())
 	var op *operation
 	var pathVals map[string]string
@@ -47,12 +57,30 @@ func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, err
 		_, op, pathVals, allow = s.match(segs, r.Method)
 	}
 	if op == nil {
-		e := &Error{Status: http.StatusNotFound, Err: ErrNoOperation}
 		if allow != "" {
-			e = &Error{Status: http.StatusMethodNotAllowed, Err: ErrMethodNotAllowed, Allow: allow}
+			return nil, nil, &Error{Status: http.StatusMethodNotAllowed, Err: ErrMethodNotAllowed, Allow: allow}
 		}
+		return nil, nil, &Error{Status: http.StatusNotFound, Err: ErrNoOperation}
+	}
+	return op, pathVals, nil
+}
+
+// Check decides whether r is a request the document describes. It reads
+// and checks the body, if any, and returns the request to pass on: r with
+// the matched operation in its context and, when a body was read, that
+// body. It never changes r. w is used to bound the body read; it may be
+// nil. A refusal is an [*Error] (or a [*validate.InputError] when the body
+// could not be read within the limits) and has emitted a secevent.
+func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, error) {
+	r2, _, err := s.check(w, r)
+	return r2, err
+}
+
+func (s *Spec) check(w http.ResponseWriter, r *http.Request) (*http.Request, *operation, error) {
+	op, pathVals, e := s.find(r)
+	if e != nil {
 		emit(r.Context(), e)
-		return nil, e
+		return nil, nil, e
 	}
 	vs := s.checkParams(op, r, pathVals, nil)
 	var raw []byte
@@ -74,7 +102,7 @@ func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, err
 				w.Header().Set("Connection", "close")
 			}
 			emit(r.Context(), e)
-			return nil, e
+			return nil, nil, e
 		}
 		body, err := s.dec.Decode(w, r) // size, coding, strict JSON; emits its own event
 		var ie *validate.InputError
@@ -91,7 +119,7 @@ func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, err
 				vs = append(vs, Violation{Pointer: f.Pointer, Rule: f.Rule, Message: f.Message})
 			}
 		default:
-			return nil, err // 413, 415 (coding), 408: nothing more to say
+			return nil, nil, err // 413, 415 (coding), 408: nothing more to say
 		}
 	}
 	if len(vs) > 0 {
@@ -100,7 +128,7 @@ func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, err
 		}
 		e := &Error{Status: statusOf(vs, strict), Err: ErrInvalid, Violations: vs}
 		emit(r.Context(), e)
-		return nil, e
+		return nil, nil, e
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), ctxKey{}, op.info))
 	if raw != nil {
@@ -112,7 +140,7 @@ func (s *Spec) Check(w http.ResponseWriter, r *http.Request) (*http.Request, err
 			r2.Header.Del("Content-Encoding") // validate decoded it
 		}
 	}
-	return r2, nil
+	return r2, op, nil
 }
 
 // fixedText is a sentinel's fixed wording, without its package prefix.
@@ -153,7 +181,7 @@ func hasBody(r *http.Request) bool {
 // [Config.ErrorHandler], with Allow on a 405.
 func (s *Spec) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := s.Check(w, r)
+		r2, op, err := s.check(w, r)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) && e.Allow != "" {
@@ -163,7 +191,7 @@ func (s *Spec) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if s.responses != ResponsesOff {
-			s.serveChecked(w, r2, next)
+			s.serveChecked(w, r2, op, next)
 			return
 		}
 		next.ServeHTTP(w, r2)

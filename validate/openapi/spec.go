@@ -108,7 +108,7 @@ func New(cfg Config) (*Spec, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	b, err := newBuilder(doc)
+	b, err := newBuilder(doc, cfg.Responses != ResponsesOff)
 	if err != nil {
 		bad("Document", "", 0, err.Error())
 		return nil, errors.Join(errs...)
@@ -165,36 +165,52 @@ func (s *Spec) SecuritySchemes() map[string]SecurityScheme {
 
 // builder turns a loaded document into the Spec's tables.
 type builder struct {
-	doc      *openapi3.T
-	v30      bool
-	compiler *jsonschema.Compiler
-	n        int // schemas compiled
-	errs     []error
+	doc       *openapi3.T
+	v30       bool
+	responses bool // compile response schemas too
+	compiler  *jsonschema.Compiler
+	n         int // schemas compiled
+	errs      []error
 }
 
-const docURL = "file:///openapi.json"
+// The document as requests see it (readOnly members refused) and as
+// responses do (writeOnly members refused).
+const (
+	docURL  = "file:///openapi.json"
+	respURL = "file:///openapi-responses.json"
+)
 
-func newBuilder(doc *openapi3.T) (*builder, error) {
-	b := &builder{doc: doc, v30: doc.IsOpenAPI30()}
+func newBuilder(doc *openapi3.T, responses bool) (*builder, error) {
+	b := &builder{doc: doc, v30: doc.IsOpenAPI30(), responses: responses}
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
 	}
-	root, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	t := &translator{v30: b.v30, drop: "readOnly", root: root}
-	t.doc(root, false)
 	b.compiler = newCompiler()
-	if err := b.compiler.AddResource(docURL, root); err != nil {
-		return nil, err
+	views := []struct{ url, drop string }{{docURL, "readOnly"}}
+	if responses {
+		views = append(views, struct{ url, drop string }{respURL, "writeOnly"})
+	}
+	for _, v := range views {
+		root, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return nil, err
+		}
+		t := &translator{base: v.url, v30: b.v30, drop: v.drop, root: root}
+		t.doc(root, false)
+		if err := b.compiler.AddResource(v.url, root); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
 
 // compile compiles one schema of the document for request checking.
 func (b *builder) compile(sr *openapi3.SchemaRef) (*jsonschema.Schema, error) {
+	return b.compileView(sr, docURL, "readOnly")
+}
+
+func (b *builder) compileView(sr *openapi3.SchemaRef, base, drop string) (*jsonschema.Schema, error) {
 	raw, err := json.Marshal(sr)
 	if err != nil {
 		return nil, err
@@ -203,7 +219,7 @@ func (b *builder) compile(sr *openapi3.SchemaRef) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &translator{v30: b.v30, drop: "readOnly", root: nil}
+	t := &translator{base: base, v30: b.v30, drop: drop, root: nil}
 	x = t.top(x)
 	b.n++
 	loc := fmt.Sprintf("file:///schema/%d.json", b.n)
@@ -358,6 +374,21 @@ func (b *builder) operation(where, tmpl, method string, item *openapi3.PathItem,
 		}
 		o.body = body
 		o.info.Body = true
+	}
+	if b.responses && op.Responses != nil {
+		o.responses = map[string]*bodySpec{}
+		for code, rr := range op.Responses.Map() {
+			if rr == nil || rr.Value == nil {
+				continue
+			}
+			rs, err := b.content(rr.Value.Content, respURL, "writeOnly")
+			if err != nil {
+				b.fail(where+"/responses/"+code, originLine(rr.Value.Origin), "%v", err)
+				ok = false
+				continue
+			}
+			o.responses[strings.ToUpper(code)] = rs
+		}
 	}
 	if !ok {
 		return nil

@@ -23,6 +23,7 @@ import (
 //     so that sending it is refused;
 //   - local $refs are made absolute against the document's resource.
 type translator struct {
+	base string // the document's resource URL, for $refs
 	v30  bool
 	drop string // "readOnly" or "writeOnly"
 	root any    // the document, to resolve $refs when looking for drop
@@ -72,7 +73,7 @@ func (t *translator) schema(x any, depth int) {
 	}
 	if ref, ok := m["$ref"].(string); ok {
 		if strings.HasPrefix(ref, "#") {
-			m["$ref"] = docURL + ref
+			m["$ref"] = t.base + ref
 		}
 		if t.v30 {
 			for k := range m {
@@ -156,7 +157,7 @@ func (t *translator) dropped(ps any) bool {
 	if !ok || t.root == nil {
 		return false
 	}
-	target, _ := resolveAny(t.root, strings.TrimPrefix(strings.TrimPrefix(ref, docURL), "#")).(map[string]any)
+	target, _ := resolveAny(t.root, strings.TrimPrefix(strings.TrimPrefix(ref, t.base), "#")).(map[string]any)
 	b, _ := target[t.drop].(bool)
 	return b
 }
