@@ -1,0 +1,330 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bulwark-go/bulwark/auth"
+	"github.com/bulwark-go/bulwark/problem"
+	"github.com/bulwark-go/bulwark/validate"
+	"github.com/bulwark-go/bulwark/validate/openapi"
+)
+
+// derivedRoute is a route the gateway derived from a service's OpenAPI
+// document, with the key its problems are reported at.
+type derivedRoute struct {
+	route Route
+	key   string
+}
+
+// openAPIFile is the document a route is checked against: its own, else
+// its service's.
+func (c *Config) openAPIFile(r Route) string {
+	if r.OpenAPI != "" {
+		return r.OpenAPI
+	}
+	return c.Services[r.serviceOf()].OpenAPI
+}
+
+// loadSpec reads and builds an OpenAPI document named by the configuration.
+func (c *Config) loadSpec(file string, maxBody int64) (*openapi.Spec, error) {
+	data, err := os.ReadFile(c.Path(file)) // #nosec G304 -- the operator's config names the document
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s", file)
+	}
+	v, err := validate.New(validate.Config{MaxBodyBytes: maxBody})
+	if err != nil {
+		return nil, err
+	}
+	return openapi.New(openapi.Config{Document: data, Name: file, Validator: v})
+}
+
+// checkOpenAPI checks every OpenAPI document the configuration names, and
+// derives the routes of the services that have one and no routes.
+func (c *Config) checkOpenAPI(errs *[]error) {
+	names := make([]string, 0, len(c.Services))
+	for name := range c.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		file := c.Services[name].OpenAPI
+		if file == "" {
+			continue
+		}
+		key := "services." + name + ".openapi"
+		named := slices.ContainsFunc(c.Routes, func(r Route) bool { return r.serviceOf() == name && r.OpenAPI == "" })
+		public := named && !slices.ContainsFunc(c.Routes, func(r Route) bool { return r.serviceOf() == name && r.OpenAPI == "" && r.Auth != "none" })
+		spec := c.checkSpec(errs, key, file, !public)
+		if spec == nil || named {
+			continue // YAML routes say where the service is served; they inherit the document
+		}
+		c.derived = append(c.derived, derivedRoute{
+			route: Route{Path: commonPrefix(spec.Operations()), Service: name},
+			key:   key,
+		})
+	}
+	for i, r := range c.Routes {
+		if r.OpenAPI == "" {
+			continue
+		}
+		key := idx("routes", i) + ".openapi"
+		if r.Schema != "" || r.JSON {
+			c.problem(errs, key, "openapi checks the body itself: drop json and schema")
+		}
+		c.checkSpec(errs, key, r.OpenAPI, r.Auth != "none")
+	}
+}
+
+// checkSpec builds one document and checks that every security scheme its
+// operations use has an authenticator configured. Each problem names its
+// place in the document.
+func (c *Config) checkSpec(errs *[]error, key, file string, checkAuth bool) *openapi.Spec {
+	spec, err := c.loadSpec(file, 0)
+	if err != nil {
+		var list []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			list = j.Unwrap()
+		} else {
+			list = []error{err}
+		}
+		for _, e := range list {
+			var ce *openapi.ConfigError
+			if errors.As(e, &ce) {
+				c.problem(errs, key, "%s: %s", specPlace(file, ce.Line, ce.Where), ce.Reason)
+				continue
+			}
+			c.problem(errs, key, "%v", e)
+		}
+		return nil
+	}
+	if !checkAuth {
+		return spec // every route on it says auth: none
+	}
+	schemes := spec.SecuritySchemes()
+	used := map[string]string{} // scheme -> first operation using it
+	for _, op := range spec.Operations() {
+		for _, req := range op.Security {
+			for name := range req {
+				if _, ok := used[name]; !ok {
+					used[name] = op.Method + " " + op.Path
+				}
+			}
+		}
+	}
+	usedNames := make([]string, 0, len(used))
+	for n := range used {
+		usedNames = append(usedNames, n)
+	}
+	sort.Strings(usedNames)
+	for _, name := range usedNames {
+		ss, ok := schemes[name]
+		if !ok {
+			c.problem(errs, key, "%s: %s uses security scheme %q, which components.securitySchemes does not define", file, used[name], name)
+			continue
+		}
+		if why := c.authenticatorFor(ss); why != "" {
+			c.problem(errs, key, "%s: security scheme %q (used by %s) has no configured authenticator: %s", specPlace(file, ss.Line, "/components/securitySchemes/"+name), name, used[name], why)
+		}
+	}
+	return spec
+}
+
+// authenticatorFor says what is missing for the gateway to check a
+// security scheme, or "" when it can.
+func (c *Config) authenticatorFor(ss openapi.SecurityScheme) string {
+	switch {
+	case ss.Type == "http" && ss.Scheme == "bearer", ss.Type == "oauth2", ss.Type == "openIdConnect":
+		if len(c.Auth.JWT) == 0 {
+			return "configure auth.jwt"
+		}
+	case ss.Type == "apiKey":
+		if ss.In != "header" {
+			return fmt.Sprintf("API keys in the %s are not supported (only in a header)", ss.In)
+		}
+		if c.Auth.APIKeys == nil {
+			return "configure auth.api_keys"
+		}
+		h := c.Auth.APIKeys.Header
+		if h == "" {
+			h = "X-API-Key"
+		}
+		if !strings.EqualFold(h, ss.Param) {
+			return fmt.Sprintf("the document reads the key from %s, auth.api_keys.header is %s", ss.Param, h)
+		}
+	case ss.Type == "mutualTLS":
+		if c.TLS == nil || c.TLS.ClientCAFile == "" {
+			return "configure tls.client_ca_file"
+		}
+	default:
+		return fmt.Sprintf("%s %s is not supported by the gateway", ss.Type, ss.Scheme)
+	}
+	return ""
+}
+
+func specPlace(file string, line int, where string) string {
+	s := file
+	if line > 0 {
+		s += fmt.Sprintf(" line %d", line)
+	}
+	if where != "" {
+		s += " (" + where + ")"
+	}
+	return s
+}
+
+// commonPrefix is the longest literal path prefix, at a segment boundary,
+// shared by every operation's path: the route the gateway derives.
+func commonPrefix(ops []openapi.Operation) string {
+	if len(ops) == 0 {
+		return "/"
+	}
+	var common []string
+	for i, op := range ops {
+		var lits []string
+		for seg := range strings.SplitSeq(strings.TrimPrefix(op.Path, "/"), "/") {
+			if strings.ContainsAny(seg, "{}") {
+				break
+			}
+			lits = append(lits, seg)
+		}
+		if i == 0 {
+			common = lits
+			continue
+		}
+		n := 0
+		for n < len(common) && n < len(lits) && common[n] == lits[n] {
+			n++
+		}
+		common = common[:n]
+	}
+	// An operation's own path may be the prefix ("/pets" and "/pets/{id}");
+	// a trailing empty segment ("/pets/") is no prefix of "/pets".
+	for len(common) > 0 && common[len(common)-1] == "" {
+		common = common[:len(common)-1]
+	}
+	return "/" + strings.Join(common, "/")
+}
+
+// scopeExpr turns security requirements into the route's scope
+// expression, and reports whether authentication is needed at all: the
+// alternatives are or-ed, the scopes of one alternative and-ed. An
+// alternative without scopes needs authentication only; an empty one
+// makes the operation public.
+func scopeExpr(reqs []openapi.SecurityRequirement) (expr string, authenticate bool) {
+	if len(reqs) == 0 {
+		return "", false
+	}
+	var alts []string
+	for _, req := range reqs {
+		if len(req) == 0 {
+			return "", false
+		}
+		var scopes []string
+		for _, list := range req {
+			for _, s := range list {
+				scopes = append(scopes, "scope("+s+")")
+			}
+		}
+		if len(scopes) == 0 {
+			return "", true // any authenticated principal satisfies this alternative
+		}
+		sort.Strings(scopes)
+		scopes = slices.Compact(scopes)
+		alts = append(alts, "("+strings.Join(scopes, " and ")+")")
+	}
+	return strings.Join(alts, " or "), true
+}
+
+// buildOpenAPIRoute builds a route whose operations come from an OpenAPI
+// document: the operation is found first (404, 405), then its security
+// requirements authenticate and authorize, then the request is checked
+// (parameters, content type, body) and forwarded. A route's own auth and
+// scopes override the document's for every operation.
+func (g *Gateway) buildOpenAPIRoute(cfg *Config, r Route, file string, authn *auth.Auth, ls *limitSet, upstream http.Handler, ri *routeInfo) (http.Handler, bool, error) {
+	maxBody := int64(r.MaxBody)
+	if maxBody == 0 {
+		maxBody = defaultMaxBody
+	}
+	spec, err := cfg.loadSpec(file, maxBody)
+	if err != nil {
+		return nil, false, err // config.check reported it first
+	}
+	checked := spec.Handler(upstream)
+	perOp := map[string]http.Handler{}
+	anyAuth := false
+	names := r.RateLimit
+	if len(names) == 0 {
+		names = cfg.RateLimit.Default
+	}
+	type limiterPair struct {
+		before, after interface {
+			Handler(http.Handler) http.Handler
+		}
+	}
+	pairs := map[bool]*limiterPair{}
+	for _, op := range spec.Operations() {
+		expr, authenticate := scopeExpr(op.Security)
+		switch {
+		case r.Auth == "none":
+			expr, authenticate = "", false
+		case r.Auth == "required" || r.Scopes != "":
+			expr, authenticate = r.Scopes, true
+		}
+		lp := pairs[authenticate]
+		if lp == nil {
+			before, after, err := ls.limiters(names, authenticate, r.Host+r.Path)
+			if err != nil {
+				return nil, false, err
+			}
+			lp = &limiterPair{}
+			if before != nil {
+				lp.before = before
+			}
+			if after != nil {
+				lp.after = after
+			}
+			pairs[authenticate] = lp
+		}
+		h := checked
+		if lp.after != nil {
+			h = lp.after.Handler(h)
+		}
+		if authenticate {
+			if authn == nil {
+				return nil, false, fmt.Errorf("%s %s requires authentication, but no authenticator is configured", op.Method, op.Path)
+			}
+			anyAuth = true
+			if expr != "" {
+				pol, err := auth.Compile(expr)
+				if err != nil {
+					return nil, false, fmt.Errorf("%s %s: scopes %q: %w", op.Method, op.Path, expr, err)
+				}
+				h = authn.Require(pol)(h)
+			}
+			h = authn.Handler(h)
+		}
+		if lp.before != nil {
+			h = lp.before.Handler(h)
+		}
+		perOp[op.Method+" "+op.Path] = h
+	}
+	ri.authenticates = anyAuth
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		op, err := spec.Match(req)
+		if err != nil {
+			var e *openapi.Error
+			if errors.As(err, &e) && e.Allow != "" {
+				w.Header().Set("Allow", e.Allow)
+			}
+			problem.WriteError(w, req, err)
+			return
+		}
+		perOp[op.Method+" "+op.Path].ServeHTTP(w, req)
+	}), anyAuth, nil
+}
