@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -63,8 +64,11 @@ components:
 
 func noContent(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
 
-func bulwarkOpenAPI(b *testing.B) http.Handler {
-	s, err := openapi.New(openapi.Config{Document: []byte(ordersDoc)})
+// ordersDoc31 is the same document as OpenAPI 3.1 (JSON Schema 2020-12).
+var ordersDoc31 = strings.Replace(ordersDoc, "openapi: 3.0.3", "openapi: 3.1.0", 1)
+
+func bulwarkOpenAPI(b *testing.B, doc string) http.Handler {
+	s, err := openapi.New(openapi.Config{Document: []byte(doc)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,9 +77,9 @@ func bulwarkOpenAPI(b *testing.B) http.Handler {
 
 // kinFilter is kin-openapi's own request filter on the same document:
 // its gorilla/mux router, then openapi3filter.ValidateRequest.
-func kinFilter(b *testing.B) http.Handler {
+func kinFilter(b *testing.B, spec string) http.Handler {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData([]byte(ordersDoc))
+	doc, err := loader.LoadFromData([]byte(spec))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,16 +107,23 @@ func kinFilter(b *testing.B) http.Handler {
 
 // BenchmarkOpenAPI: one valid 1 KiB order through validate's struct path
 // (validate.JSON[order]), through validate/openapi on a document saying
-// the same, and through kin-openapi's openapi3filter on that document.
+// the same, and through kin-openapi's openapi3filter on that document;
+// then both on the document as OpenAPI 3.1.
 func BenchmarkOpenAPI(b *testing.B) {
 	payload := orderPayload(1 << 10)
 	b.Run("1KiB/struct", func(b *testing.B) {
 		serveBody(b, strictHandler(b), payload, http.StatusNoContent)
 	})
 	b.Run("1KiB/openapi", func(b *testing.B) {
-		serveBody(b, bulwarkOpenAPI(b), payload, http.StatusNoContent)
+		serveBody(b, bulwarkOpenAPI(b, ordersDoc), payload, http.StatusNoContent)
 	})
 	b.Run("1KiB/kin-openapi3filter", func(b *testing.B) {
-		serveBody(b, kinFilter(b), payload, http.StatusNoContent)
+		serveBody(b, kinFilter(b, ordersDoc), payload, http.StatusNoContent)
+	})
+	b.Run("1KiB-3.1/openapi", func(b *testing.B) {
+		serveBody(b, bulwarkOpenAPI(b, ordersDoc31), payload, http.StatusNoContent)
+	})
+	b.Run("1KiB-3.1/kin-openapi3filter", func(b *testing.B) {
+		serveBody(b, kinFilter(b, ordersDoc31), payload, http.StatusNoContent)
 	})
 }

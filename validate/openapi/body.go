@@ -136,8 +136,9 @@ func (bs *bodySpec) mediaFor(lines []string) (*media, bool) {
 
 // caseCheck refuses keys that match a declared property only in case: a
 // case-insensitive upstream (encoding/json, Jackson with its usual
-// settings, System.Text.Json) would take them for it, unchecked.
-func (bs *bodySpec) caseCheck(x any, ptr string, out []Violation, depth int) []Violation {
+// settings, System.Text.Json) would take them for it, unchecked. path
+// holds the pointer's tokens so far; a pointer is built only to report.
+func (bs *bodySpec) caseCheck(x any, path []string, out []Violation, depth int) []Violation {
 	if depth > 1000 || len(out) >= maxViolations {
 		return out
 	}
@@ -145,21 +146,35 @@ func (bs *bodySpec) caseCheck(x any, ptr string, out []Violation, depth int) []V
 	case map[string]any:
 		for k, c := range v {
 			if bs.names[k] {
-				out = bs.caseCheck(c, ptr+"/"+escapeToken(k), out, depth+1)
+				out = bs.caseCheck(c, append(path, k), out, depth+1)
 				continue
 			}
 			if bs.folded[fold(k)] {
-				out = append(out, Violation{Pointer: ptr, Rule: "case_variant_key", Message: "has a key that differs from a declared property only in case"})
+				out = append(out, Violation{Pointer: joinPointer(path), Rule: "case_variant_key", Message: "has a key that differs from a declared property only in case"})
 				continue
 			}
-			out = bs.caseCheck(c, ptr, out, depth+1)
+			out = bs.caseCheck(c, path, out, depth+1) // the key is the client's: not in pointers
 		}
 	case []any:
 		for i, c := range v {
-			out = bs.caseCheck(c, ptr+"/"+strconv.Itoa(i), out, depth+1)
+			if _, ok := c.(map[string]any); !ok {
+				if _, ok := c.([]any); !ok {
+					continue // scalars hold no keys
+				}
+			}
+			out = bs.caseCheck(c, append(path, strconv.Itoa(i)), out, depth+1)
 		}
 	}
 	return out
+}
+
+func joinPointer(path []string) string {
+	var b strings.Builder
+	for _, t := range path {
+		b.WriteByte('/')
+		b.WriteString(escapeToken(t))
+	}
+	return b.String()
 }
 
 // fold maps s to a case fold: two strings match case-insensitively (with

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-
 	"github.com/bulwark-go/bulwark/validate"
 )
 
@@ -104,12 +102,17 @@ func (s *Spec) check(w http.ResponseWriter, r *http.Request) (*http.Request, *op
 			emit(r.Context(), e)
 			return nil, nil, e
 		}
-		body, err := s.dec.Decode(w, r) // size, coding, strict JSON; emits its own event
+		// The bytes validate reads are kept as they came, to be forwarded
+		// as checked; validate decodes them once, strictly, for the schema.
+		tee := &teeBody{rc: r.Body}
+		r1 := r.WithContext(r.Context())
+		r1.Body = tee
+		doc, err := s.dec.Decode(w, r1) // size, coding, strict JSON; emits its own event
 		var ie *validate.InputError
 		switch {
 		case err == nil:
-			raw = body
-			vs = s.checkBody(op.body, m, raw, vs)
+			raw = tee.buf.Bytes()
+			vs = s.checkBody(op.body, m, doc, vs)
 		case errors.As(err, &ie) && ie.Status == http.StatusBadRequest:
 			strict = true
 			if len(ie.Fields) == 0 {
@@ -134,11 +137,7 @@ func (s *Spec) check(w http.ResponseWriter, r *http.Request) (*http.Request, *op
 	if raw != nil {
 		r2.Body = io.NopCloser(bytes.NewReader(raw))
 		r2.ContentLength = int64(len(raw))
-		r2.TransferEncoding = nil
-		if _, coded := r.Header["Content-Encoding"]; coded {
-			r2.Header = r.Header.Clone()
-			r2.Header.Del("Content-Encoding") // validate decoded it
-		}
+		r2.TransferEncoding = nil // the bytes as sent, Content-Encoding and all
 	}
 	return r2, op, nil
 }
@@ -152,12 +151,22 @@ func fixedText(err error) string {
 	return t
 }
 
-func (s *Spec) checkBody(bs *bodySpec, m *media, raw []byte, vs []Violation) []Violation {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return append(vs, Violation{Rule: "strict_json", Message: "is not JSON"}) // validate read it: cannot happen
-	}
-	vs = bs.caseCheck(doc, "", vs, 0)
+// teeBody keeps a copy of what is read through it.
+type teeBody struct {
+	rc  io.ReadCloser
+	buf bytes.Buffer
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.rc.Read(p)
+	t.buf.Write(p[:n])
+	return n, err
+}
+
+func (t *teeBody) Close() error { return t.rc.Close() }
+
+func (s *Spec) checkBody(bs *bodySpec, m *media, doc any, vs []Violation) []Violation {
+	vs = bs.caseCheck(doc, make([]string, 0, 16), vs, 0)
 	if m.schema == nil {
 		return vs
 	}

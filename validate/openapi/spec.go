@@ -21,7 +21,7 @@ import (
 // Spec is a checked OpenAPI document, ready to check requests. Build it
 // with [New]; it is safe for concurrent use.
 type Spec struct {
-	dec        *validate.Decoder[json.RawMessage]
+	dec        *validate.Decoder[any]
 	onError    problem.ErrorHandler
 	base       []string // BasePath segments
 	allowQuery bool
@@ -89,7 +89,7 @@ func New(cfg Config) (*Spec, error) {
 			return nil, err
 		}
 	}
-	dec, err := validate.NewDecoder[json.RawMessage](v)
+	dec, err := validate.NewDecoder[any](v)
 	if err != nil {
 		return nil, err
 	}
