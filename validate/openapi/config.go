@@ -61,6 +61,7 @@ type Config struct {
 // ConfigError reports one problem with a [Config] or with the document,
 // with the place in the document where it was found when known.
 type ConfigError struct {
+	Name   string // Config.Name, if set
 	Field  string // the Config field ("Document", "BasePath")
 	Where  string // where in the document: a JSON Pointer, or "" for the whole
 	Line   int    // the line in the document, when known (0 otherwise)
@@ -70,7 +71,11 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	var b strings.Builder
 	b.WriteString("openapi: ")
-	b.WriteString(e.Field)
+	if e.Name != "" && e.Field == "Document" {
+		b.WriteString(e.Name)
+	} else {
+		b.WriteString(e.Field)
+	}
 	if e.Line > 0 {
 		fmt.Fprintf(&b, " line %d", e.Line)
 	}

@@ -66,7 +66,13 @@
 // own forks of a YAML parser and of the same JSON Schema library, an XML
 // converter and a second regexp engine: more weight for less control.
 // Both were released in the last months; kin-openapi adds only a YAML
-// parser and a JSON Pointer package to this module.
+// parser and a JSON Pointer package to this module. kin-openapi's own 3.0
+// schema validator is cheaper per request than jsonschema/v6 but turns
+// every number into a float64 (integers past 2^53 compare as rounded
+// floats); jsonschema/v6 compares numbers exactly and serves 3.0 and 3.1
+// alike. bench/README.md has the figures: on a 1 KiB body this package
+// costs about 2x validate's struct path and 1.5-1.75x openapi3filter on a
+// 3.0 document, and is about 7x faster than openapi3filter on a 3.1 one.
 //
 // # What it does not do
 //

@@ -65,8 +65,15 @@ type SecurityScheme struct {
 func New(cfg Config) (*Spec, error) {
 	var errs []error
 	bad := func(field, where string, line int, reason string) {
-		errs = append(errs, &ConfigError{Field: field, Where: where, Line: line, Reason: reason})
+		errs = append(errs, &ConfigError{Name: cfg.Name, Field: field, Where: where, Line: line, Reason: reason})
 	}
+	defer func() {
+		for _, e := range errs {
+			if ce, ok := e.(*ConfigError); ok {
+				ce.Name = cfg.Name
+			}
+		}
+	}()
 	s := &Spec{
 		onError:    problem.Or(cfg.ErrorHandler),
 		allowQuery: cfg.DangerouslyAllowUnknownQuery,
