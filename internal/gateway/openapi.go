@@ -64,20 +64,33 @@ func (c *Config) checkOpenAPI(errs *[]error) {
 		if spec == nil || named {
 			continue // YAML routes say where the service is served; they inherit the document
 		}
-		c.derived = append(c.derived, derivedRoute{
-			route: Route{Path: commonPrefix(spec.Operations()), Service: name},
-			key:   key,
-		})
+		prefix := commonPrefix(spec.Operations())
+		for _, d := range c.derived {
+			if d.route.Path == prefix {
+				c.problem(errs, key, "its paths share the prefix %s with %s's document: give one of the services routes", prefix, d.route.Service)
+			}
+		}
+		for i, r := range c.Routes {
+			if r.Host == "" && matchPrefix(r.Path, prefix) {
+				c.problem(errs, key, "the route derived from it (%s) is shadowed by routes[%d] (%s), which comes first", prefix, i, r.Path)
+			}
+		}
+		c.derived = append(c.derived, derivedRoute{route: Route{Path: prefix, Service: name}, key: key})
 	}
 	for i, r := range c.Routes {
-		if r.OpenAPI == "" {
+		if c.openAPIFile(r) == "" {
 			continue
 		}
-		key := idx("routes", i) + ".openapi"
+		key := idx("routes", i)
 		if r.Schema != "" || r.JSON {
-			c.problem(errs, key, "openapi checks the body itself: drop json and schema")
+			c.problem(errs, key+".json", "the openapi document checks the body itself: drop json and schema")
 		}
-		c.checkSpec(errs, key, r.OpenAPI, r.Auth != "none")
+		if len(r.Methods) > 0 {
+			c.problem(errs, key+".methods", "the methods come from the openapi document: drop methods")
+		}
+		if r.OpenAPI != "" {
+			c.checkSpec(errs, key+".openapi", r.OpenAPI, r.Auth != "none")
+		}
 	}
 }
 

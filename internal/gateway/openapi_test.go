@@ -172,6 +172,8 @@ func TestCheckOpenAPI(t *testing.T) {
 		{"api key in another header", strings.Replace(petsAPI, "name: X-API-Key", "name: X-Key", 1),
 			"auth:\n  api_keys: {store: memory}\n", []string{"reads the key from X-Key, auth.api_keys.header is X-API-Key"}},
 		{"no authenticator at all", petsAPI, "", []string{"configure auth.api_keys"}},
+		{"shadowed by a route", petsAPI, "auth:\n  api_keys: {store: memory}\nupstream: http://127.0.0.1:9\nroutes:\n  - {path: /, auth: none}\n", []string{"shadowed by routes[0]"}},
+		{"methods beside a document", petsAPI, "auth:\n  api_keys: {store: memory}\nroutes:\n  - {path: /pets, service: pets, methods: [GET]}\n", []string{"routes[0].methods", "come from the openapi document"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
