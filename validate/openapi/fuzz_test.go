@@ -41,3 +41,16 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNew: no document, however malformed, makes New panic or hang.
+func FuzzNew(f *testing.F) {
+	f.Add([]byte(usersDoc))
+	f.Add([]byte("openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths: {/a/{x}: {get: {parameters: [{name: x, in: path, required: true, schema: {$ref: '#/components/schemas/A'}}], responses: {'200': {description: ok}}}}}\ncomponents: {schemas: {A: {type: [integer, 'null'], minimum: 1}}}\n"))
+	f.Add([]byte(`{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{"/":{"post":{"requestBody":{"content":{"*/*":{"schema":{"items":{"$ref":"#/paths/~1/post/requestBody/content/*~1*/schema"}}}}},"responses":{"default":{"description":"x"}}}}}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if len(doc) > 1<<14 {
+			return
+		}
+		_, _ = openapi.New(openapi.Config{Document: doc, Responses: openapi.ResponsesLog})
+	})
+}

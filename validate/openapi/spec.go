@@ -115,29 +115,30 @@ func New(cfg Config) (*Spec, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	b, err := newBuilder(doc, cfg.Responses != ResponsesOff)
-	if err != nil {
-		bad("Document", "", 0, err.Error())
-		return nil, errors.Join(errs...)
+	if err := s.build(doc, cfg.Responses != ResponsesOff); err != nil {
+		errs = append(errs, err...)
 	}
-	s.schemes = b.schemes()
-	s.paths, s.ops = b.paths()
-	errs = append(errs, b.errs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return s, nil
 }
 
-// load parses and checks the document: version, $refs, structure.
-func load(data []byte) (*openapi3.T, error) {
+// load parses and checks the document: version, $refs, structure. A
+// panic in the parser on a malformed document is an error like any other.
+func load(data []byte) (doc *openapi3.T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			doc, err = nil, fmt.Errorf("cannot be loaded: the parser failed on it (%v)", p)
+		}
+	}()
 	if line, ptr, reason := checkRefs(data); reason != "" {
 		return nil, &ConfigError{Field: "Document", Where: ptr, Line: line, Reason: reason}
 	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = false
 	loader.IncludeOrigin = true
-	doc, err := loader.LoadFromData(data)
+	doc, err = loader.LoadFromData(data)
 	if err != nil {
 		return nil, fmt.Errorf("does not load: %w", err)
 	}
@@ -150,6 +151,23 @@ func load(data []byte) (*openapi3.T, error) {
 		return nil, fmt.Errorf("is not a valid OpenAPI document: %w", err)
 	}
 	return doc, nil
+}
+
+// build compiles the document's tables; a panic in a library on a
+// document that passed its own checks is reported, not propagated.
+func (s *Spec) build(doc *openapi3.T, responses bool) (errs []error) {
+	defer func() {
+		if p := recover(); p != nil {
+			errs = []error{&ConfigError{Field: "Document", Reason: fmt.Sprintf("cannot be compiled: %v", p)}}
+		}
+	}()
+	b, err := newBuilder(doc, responses)
+	if err != nil {
+		return []error{&ConfigError{Field: "Document", Reason: err.Error()}}
+	}
+	s.schemes = b.schemes()
+	s.paths, s.ops = b.paths()
+	return b.errs
 }
 
 // Operations lists the document's operations, sorted by path and method.
