@@ -11,6 +11,8 @@ import (
 
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/problem"
+	"github.com/bulwark-go/bulwark/ratelimit"
+	"github.com/bulwark-go/bulwark/secevent"
 	"github.com/bulwark-go/bulwark/validate"
 	"github.com/bulwark-go/bulwark/validate/openapi"
 )
@@ -254,6 +256,51 @@ func scopeExpr(reqs []openapi.SecurityRequirement) (expr string, authenticate bo
 	return strings.Join(alts, " or "), true
 }
 
+// schemeMethods are the auth methods (auth.Principal.Method) that satisfy
+// a security scheme.
+func schemeMethods(ss openapi.SecurityScheme) []string {
+	switch {
+	case ss.Type == "http" && ss.Scheme == "bearer", ss.Type == "oauth2", ss.Type == "openIdConnect":
+		return []string{"jwt", "introspection"}
+	case ss.Type == "apiKey":
+		return []string{"api_key"}
+	case ss.Type == "mutualTLS":
+		return []string{"mtls"}
+	}
+	return nil
+}
+
+// authMethods are the methods a principal can have authenticated with.
+var authMethods = []string{"jwt", "introspection", "api_key", "mtls"}
+
+// byMethod splits an operation's security requirements by the auth method
+// of the credential presented: for each method, the scope expression of
+// the alternatives whose every scheme that method satisfies ("" for any
+// principal, when one of them needs no scope), or deny when none is.
+func byMethod(reqs []openapi.SecurityRequirement, schemes map[string]openapi.SecurityScheme) map[string]*string {
+	out := map[string]*string{}
+	for _, m := range authMethods {
+		var alts []openapi.SecurityRequirement
+		for _, req := range reqs {
+			ok := true
+			for name := range req {
+				if !slices.Contains(schemeMethods(schemes[name]), m) {
+					ok = false
+				}
+			}
+			if ok {
+				alts = append(alts, req)
+			}
+		}
+		if len(alts) == 0 {
+			continue // deny
+		}
+		expr, _ := scopeExpr(alts)
+		out[m] = &expr
+	}
+	return out
+}
+
 // buildOpenAPIRoute builds a route whose operations come from an OpenAPI
 // document: the operation is found first (404, 405), then its security
 // requirements authenticate and authorize, then the request is checked
@@ -269,17 +316,14 @@ func (g *Gateway) buildOpenAPIRoute(cfg *Config, r Route, file string, authn *au
 		return nil, false, err // config.check reported it first
 	}
 	checked := spec.Handler(upstream)
+	schemes := spec.SecuritySchemes()
 	perOp := map[string]http.Handler{}
 	anyAuth := false
 	names := r.RateLimit
 	if len(names) == 0 {
 		names = cfg.RateLimit.Default
 	}
-	type limiterPair struct {
-		before, after interface {
-			Handler(http.Handler) http.Handler
-		}
-	}
+	type limiterPair struct{ before, after *ratelimit.Limiter }
 	pairs := map[bool]*limiterPair{}
 	for _, op := range spec.Operations() {
 		expr, authenticate := scopeExpr(op.Security)
@@ -289,19 +333,15 @@ func (g *Gateway) buildOpenAPIRoute(cfg *Config, r Route, file string, authn *au
 		case r.Auth == "required" || r.Scopes != "":
 			expr, authenticate = r.Scopes, true
 		}
+		var err error
 		lp := pairs[authenticate]
 		if lp == nil {
-			before, after, err := ls.limiters(names, authenticate, r.Host+r.Path)
+			var before, after *ratelimit.Limiter
+			before, after, err = ls.limiters(names, authenticate, r.Host+r.Path)
 			if err != nil {
 				return nil, false, err
 			}
-			lp = &limiterPair{}
-			if before != nil {
-				lp.before = before
-			}
-			if after != nil {
-				lp.after = after
-			}
+			lp = &limiterPair{before: before, after: after}
 			pairs[authenticate] = lp
 		}
 		h := checked
@@ -313,12 +353,16 @@ func (g *Gateway) buildOpenAPIRoute(cfg *Config, r Route, file string, authn *au
 				return nil, false, fmt.Errorf("%s %s requires authentication, but no authenticator is configured", op.Method, op.Path)
 			}
 			anyAuth = true
-			if expr != "" {
-				pol, err := auth.Compile(expr)
-				if err != nil {
-					return nil, false, fmt.Errorf("%s %s: scopes %q: %w", op.Method, op.Path, expr, err)
+			if r.Auth == "required" || r.Scopes != "" {
+				if expr != "" { // the route's own scopes, for every operation
+					pol, err := auth.Compile(expr)
+					if err != nil {
+						return nil, false, fmt.Errorf("%s %s: scopes %q: %w", op.Method, op.Path, expr, err)
+					}
+					h = authn.Require(pol)(h)
 				}
-				h = authn.Require(pol)(h)
+			} else if h, err = requirementChain(authn, byMethod(op.Security, schemes), h); err != nil {
+				return nil, false, fmt.Errorf("%s %s: %w", op.Method, op.Path, err)
 			}
 			h = authn.Handler(h)
 		}
@@ -340,4 +384,36 @@ func (g *Gateway) buildOpenAPIRoute(cfg *Config, r Route, file string, authn *au
 		}
 		perOp[op.Method+" "+op.Path].ServeHTTP(w, req)
 	}), anyAuth, nil
+}
+
+// requirementChain sends an authenticated request on through the scope
+// policy of its credential's method, and refuses (401) a credential of a
+// kind no alternative of the operation accepts: an API key for an
+// operation that names only a bearer scheme.
+func requirementChain(authn *auth.Auth, methods map[string]*string, next http.Handler) (http.Handler, error) {
+	chains := map[string]http.Handler{}
+	for m, expr := range methods {
+		if *expr == "" {
+			chains[m] = next
+			continue
+		}
+		pol, err := auth.Compile(*expr)
+		if err != nil {
+			return nil, fmt.Errorf("scopes %q: %w", *expr, err)
+		}
+		chains[m] = authn.Require(pol)(next)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.PrincipalFromContext(r.Context())
+		var h http.Handler
+		if ok {
+			h = chains[p.Method]
+		}
+		if h == nil {
+			secevent.Emit(r.Context(), secevent.Event{Name: secevent.AuthzFail, Reason: "the operation's security requirements do not accept this kind of credential"})
+			problem.Write(w, problem.Unauthorized("This operation does not accept this kind of credential."))
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), nil
 }

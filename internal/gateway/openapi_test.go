@@ -189,3 +189,38 @@ func TestCheckOpenAPI(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPISchemeDecidesTheCredential: an operation whose security names
+// only a bearer scheme refuses an API key, however valid, and one that
+// names an API key scheme accepts it.
+func TestOpenAPISchemeDecidesTheCredential(t *testing.T) {
+	up := upstreamEcho(t)
+	idp := jwksServer(t, nil)
+	doc := strings.Replace(petsAPI, "      security:\n        - keyAuth: [demo]\n", "      security:\n        - bearerAuth: []\n", 1)
+	doc = strings.Replace(doc, "    keyAuth: {type: apiKey, in: header, name: X-API-Key}", "    keyAuth: {type: apiKey, in: header, name: X-API-Key}\n    bearerAuth: {type: http, scheme: bearer}", 1)
+	doc = strings.Replace(doc, "  - keyAuth: [pets:read]", "  - keyAuth: [demo]", 1)
+	g, err := buildIn(t, `
+services:
+  pets:
+    targets: [`+up.URL+`]
+    openapi: api.yaml
+auth:
+  jwt: [{issuer: `+idp.URL+`, audience: pets, jwks_url: `+idp.URL+`/jwks, algorithms: [EdDSA]}]
+  api_keys: {store: memory}
+`, map[string]string{"api.yaml": doc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := g.CreateDemoKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := g.Handler()
+	hdr := map[string]string{"X-API-Key": key, "Content-Type": "application/json"}
+	if rec := do(h, "POST", "/pets", hdr, `{"name":"rex"}`); rec.Code != 401 {
+		t.Errorf("API key on a bearer-only operation = %d %s, want 401", rec.Code, rec.Body)
+	}
+	if rec := do(h, "GET", "/pets", hdr, ""); rec.Code != 200 {
+		t.Errorf("API key with its scope on an API-key operation = %d %s, want 200", rec.Code, rec.Body)
+	}
+}
