@@ -87,3 +87,15 @@ func TestOperations(t *testing.T) {
 		t.Errorf("SecuritySchemes()[defaultApiKey] = %+v", k)
 	}
 }
+
+// TestWebhooksOnly: the OpenAPI Initiative's 3.1 webhook example has no
+// paths; every request is refused as matching no operation.
+func TestWebhooksOnly(t *testing.T) {
+	s := mustSpec(t, fromFile(t, "webhook-example-3.1.yaml"))
+	if ops := s.Operations(); len(ops) != 0 {
+		t.Errorf("Operations() = %v, want none (webhooks are requests the API sends)", ops)
+	}
+	if w, _ := call(t, s.Handler(&reached{}), "POST /newPet", `{"id":1,"name":"rex"}`); w.Code != 404 {
+		t.Errorf("POST /newPet = %d, want 404", w.Code)
+	}
+}
