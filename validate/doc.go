@@ -95,6 +95,10 @@
 // The example for [Decoder.Handler] with database/sql shows a handler
 // that does this right.
 //
+// The sub-package validate/openapi applies these same strict rules, then
+// an OpenAPI 3.0 or 3.1 document: operations, parameters, content types
+// and body schemas, without restating them as Go types.
+//
 // # Where it sits
 //
 // Build one [Validator] with [New] at start-up and one [Decoder] (or

@@ -201,6 +201,16 @@ func Build(cfg *Config, o Options) (_ *Gateway, err error) {
 			rt.routes = append(rt.routes, route)
 		}
 	}
+	for _, d := range cfg.derived {
+		if limits == nil || upstreams == nil || (authErr != nil) {
+			break
+		}
+		route, err := g.buildRoute(cfg, d.route, authn, limits, upstreams)
+		fail(d.key, err)
+		if route != nil {
+			rt.routes = append(rt.routes, route)
+		}
+	}
 
 	// A request whose path was refused matched no route.
 	routeOf := func(r *http.Request) (string, string) {

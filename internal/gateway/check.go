@@ -164,7 +164,8 @@ func (c *Config) check() []error {
 			c.problem(&errs, idx("ratelimit.default", i), "no policy named %q", name)
 		}
 	}
-	if len(c.Routes) == 0 {
+	c.checkOpenAPI(&errs)
+	if len(c.Routes) == 0 && len(c.derived) == 0 {
 		c.problem(&errs, "routes", "required: every path not under a route gets 404, so a gateway without routes serves nothing")
 	}
 	for i, r := range c.Routes {
@@ -486,7 +487,7 @@ func (c *Config) checkRoute(errs *[]error, i int, r Route, policies map[string]b
 	if r.Auth == "none" && r.Scopes != "" {
 		c.problem(errs, key+".scopes", "scopes on an auth: none route would never be checked")
 	}
-	if r.Auth != "none" && len(c.Auth.JWT) == 0 && c.Auth.APIKeys == nil {
+	if r.Auth != "none" && len(c.Auth.JWT) == 0 && c.Auth.APIKeys == nil && (r.Auth == "required" || c.openAPIFile(r) == "") {
 		c.problem(errs, key+".auth", "requires authentication but auth configures no jwt or api_keys")
 	}
 	for j, m := range r.Methods {

@@ -45,6 +45,9 @@ type Config struct {
 
 	// dir is the folder of the config file: relative paths resolve there.
 	dir string
+
+	// derived are the routes derived from services' OpenAPI documents.
+	derived []derivedRoute
 	// lines maps a key path ("routes[1].schema") to its line.
 	lines map[string]int
 	// warnings are findings that do not stop the gateway (a route that
@@ -76,6 +79,15 @@ type ACMEConfig struct {
 type Service struct {
 	// Targets are http:// or https:// URLs of scheme, host and port.
 	Targets []string `yaml:"targets"`
+
+	// OpenAPI is an OpenAPI 3.0 or 3.1 document (a file, relative to the
+	// configuration's directory) describing the service. Without routes
+	// naming the service, the gateway derives one route from it: the
+	// document's paths and methods are served, every request is checked
+	// against its operation, and authentication and scopes come from the
+	// operations' security requirements. Routes naming the service
+	// inherit the document and may override auth and scopes.
+	OpenAPI string `yaml:"openapi"`
 	// LB is round_robin (default), least_requests or ip_hash.
 	LB       string          `yaml:"lb"`
 	Timeouts ServiceTimeouts `yaml:"timeouts"`
@@ -176,17 +188,20 @@ type RateLimitPolicy struct {
 // Route is one path prefix (on one host, or any) and what it requires.
 // The first route that matches a request's host and canonical path wins.
 type Route struct {
-	Path               string   `yaml:"path"`
-	Host               string   `yaml:"host"` // exact, or *.example.com for one label; default any host
-	Service            string   `yaml:"service"`
-	StripPrefix        bool     `yaml:"strip_prefix"`   // forward the path without the route's prefix
-	RewritePrefix      string   `yaml:"rewrite_prefix"` // forward it with this prefix instead
-	Auth               string   `yaml:"auth"`           // none | required
-	Scopes             string   `yaml:"scopes"`
-	Methods            []string `yaml:"methods"`
-	MaxBody            Size     `yaml:"max_body"`
-	JSON               bool     `yaml:"json"`
-	Schema             string   `yaml:"schema"`
+	Path          string   `yaml:"path"`
+	Host          string   `yaml:"host"` // exact, or *.example.com for one label; default any host
+	Service       string   `yaml:"service"`
+	StripPrefix   bool     `yaml:"strip_prefix"`   // forward the path without the route's prefix
+	RewritePrefix string   `yaml:"rewrite_prefix"` // forward it with this prefix instead
+	Auth          string   `yaml:"auth"`           // none | required
+	Scopes        string   `yaml:"scopes"`
+	Methods       []string `yaml:"methods"`
+	MaxBody       Size     `yaml:"max_body"`
+	JSON          bool     `yaml:"json"`
+	Schema        string   `yaml:"schema"`
+	// OpenAPI checks the route's requests against an OpenAPI document, as
+	// a service's openapi does (default: the service's).
+	OpenAPI            string   `yaml:"openapi"`
 	RateLimit          []string `yaml:"ratelimit"`
 	ForwardCredentials bool     `yaml:"forward_credentials"`
 	// Cache "upstream" keeps the upstream's Cache-Control on a route that

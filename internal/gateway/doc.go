@@ -17,6 +17,9 @@
 //     headers the gateway owns in both directions.
 //   - authn.go (JWT, API keys), limits.go (rate limits), auditlog.go (the
 //     audit sink), body.go (body rules), redis.go, sealing.go.
+//   - openapi.go: routes, methods, validation and security derived from a
+//     service's (or a route's) OpenAPI document through validate/openapi,
+//     and the checks of those documents (parse, $refs, authenticators).
 //   - reload.go: the [Server] — listeners, the gateway serving now, and
 //     reloads that swap in a new one; parts.go: what a reload carries over
 //     (rate-limit counters, JWKS and API-key caches, the audit chain,

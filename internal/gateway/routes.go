@@ -39,6 +39,43 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 			ri.replaceEsc = esc
 		}
 	}
+	var h http.Handler
+	methods := r.Methods
+	if file := cfg.openAPIFile(r); file != "" {
+		oh, anyAuth, err := g.buildOpenAPIRoute(cfg, r, file, authn, ls, upstream, ri)
+		if err != nil {
+			return nil, err
+		}
+		h, authenticates, methods = oh, anyAuth, nil // the document answers 405 itself
+	} else {
+		var err error
+		if h, err = g.buildPlainRoute(cfg, r, authn, ls, upstream, authenticates); err != nil {
+			return nil, err
+		}
+	}
+	next := h
+	h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		next.ServeHTTP(w, req.WithContext(withRoute(req.Context(), ri)))
+	})
+	needs := routeNeeds{route: r.Host + r.Path}
+	if svcName != demoService {
+		needs.deps = append(needs.deps, "service "+svcName)
+	}
+	if authenticates {
+		needs.anyOf = g.authDeps
+	}
+	g.needs = append(g.needs, needs)
+	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+		methods = append(slices.Clone(methods), http.MethodHead) // HEAD is GET without the body (RFC 9110 §9.3.2)
+	}
+	return &compiledRoute{
+		name: r.Path, host: r.Host, prefix: r.Path, service: svcName,
+		methods: methods, allow: strings.Join(methods, ", "), handler: h,
+	}, nil
+}
+
+// buildPlainRoute builds the chain of a route configured in YAML alone.
+func (g *Gateway) buildPlainRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSet, upstream http.Handler, authenticates bool) (http.Handler, error) {
 	body, err := newBodyPolicy(r, cfg.Path(r.Schema))
 	if err != nil {
 		return nil, err
@@ -72,24 +109,5 @@ func (g *Gateway) buildRoute(cfg *Config, r Route, authn *auth.Auth, ls *limitSe
 	if before != nil {
 		h = before.Handler(h)
 	}
-	next := h
-	h = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		next.ServeHTTP(w, req.WithContext(withRoute(req.Context(), ri)))
-	})
-	needs := routeNeeds{route: r.Host + r.Path}
-	if svcName != demoService {
-		needs.deps = append(needs.deps, "service "+svcName)
-	}
-	if authenticates {
-		needs.anyOf = g.authDeps
-	}
-	g.needs = append(g.needs, needs)
-	methods := r.Methods
-	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
-		methods = append(slices.Clone(methods), http.MethodHead) // HEAD is GET without the body (RFC 9110 §9.3.2)
-	}
-	return &compiledRoute{
-		name: r.Path, host: r.Host, prefix: r.Path, service: svcName,
-		methods: methods, allow: strings.Join(methods, ", "), handler: h,
-	}, nil
+	return h, nil
 }
