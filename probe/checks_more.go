@@ -142,6 +142,18 @@ var smugglingChecks = []*Check{
 		}},
 }
 
+// unsafePath is where a check may send a POST: a public path, or a
+// protected one only with AllowUnsafe; else a path no API has.
+func (r *run) unsafePath() string {
+	switch {
+	case len(r.o.Public) > 0:
+		return r.path(r.o.Public[0])
+	case r.o.AllowUnsafe && r.protected() != "":
+		return r.protected()
+	}
+	return "/probe-smuggling"
+}
+
 var statusLineRE = regexp.MustCompile(`(?m)^HTTP/1\.[01] ([0-9]{3})`)
 
 // smuggle sends the payload (formatted with the path and host) and judges
@@ -151,7 +163,7 @@ func (r *run) smuggle(format string, mustRefuse bool) verdict {
 	if r.h != nil {
 		return na("needs the network: in process the server's own request parser is not in the path")
 	}
-	out, closed, err := r.raw(fmt.Sprintf(format, r.somePath(), r.base.Host))
+	out, closed, err := r.raw(fmt.Sprintf(format, r.unsafePath(), r.base.Host))
 	if err != nil {
 		return errored(err)
 	}

@@ -135,9 +135,11 @@ type Options struct {
 	Rate float64
 	// MaxRequests bounds the requests of a whole run. Default 3000.
 	MaxRequests int
-	// AllowUnsafe lets checks send unsafe methods (POST, DELETE) to
-	// protected paths. Default false: only GET, HEAD and OPTIONS go there
-	// (the input checks POST to JSONPath, which the user named).
+	// AllowUnsafe lets checks send unsafe methods (POST) to protected
+	// paths: the smuggling checks then POST to the protected path when no
+	// public one is given. Default false: only GET, HEAD and OPTIONS go
+	// there (the input checks POST to JSONPath, which the user named; the
+	// smuggling checks to a public path or to /probe-smuggling).
 	AllowUnsafe bool
 	// Only, when set, runs the checks whose ID has one of these prefixes
 	// ("jwt.", "cors.null-origin").

@@ -369,3 +369,28 @@ func TestReports(t *testing.T) {
 		}
 	}
 }
+
+// TestNoUnsafeMethodOnProtectedPaths: without AllowUnsafe, no POST (or
+// any unsafe method) reaches a protected path but the JSON path named.
+func TestNoUnsafeMethodOnProtectedPaths(t *testing.T) {
+	e := newEnv(t)
+	var bad []string
+	inner := newStandIn(t, e, nil)
+	spy := func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions &&
+			strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != "/v1/echo" {
+			bad = append(bad, r.Method+" "+r.URL.Path)
+		}
+		inner.ServeHTTP(w, r)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(spy))
+	defer srv.Close()
+	o := e.options()
+	o.Public, o.Target, o.Rate = nil, srv.URL, 1000
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("unsafe requests to protected paths: %v", bad)
+	}
+}
