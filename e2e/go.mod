@@ -10,7 +10,6 @@ require (
 
 require (
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
-	github.com/rs/cors v1.11.1 // indirect
 	golang.org/x/net v0.62.0 // indirect
 )
 
