@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/bulwark-go/bulwark/internal/token"
 	"github.com/bulwark-go/bulwark/problem"
 	"github.com/bulwark-go/bulwark/secevent"
 )
@@ -76,7 +77,7 @@ func New(cfg Config) (*Canonicalizer, error) {
 		}
 	}
 	for _, n := range cfg.StripHeaders {
-		if !validName(n) {
+		if !token.Valid(n) {
 			errs = append(errs, &ConfigError{Field: "StripHeaders", Value: n, Reason: "not a valid header name"})
 		}
 	}
@@ -86,7 +87,7 @@ func New(cfg Config) (*Canonicalizer, error) {
 	}
 	for _, n := range cfg.UnderscoreHeaders {
 		switch {
-		case !validName(n):
+		case !token.Valid(n):
 			errs = append(errs, &ConfigError{Field: "UnderscoreHeaders", Value: n, Reason: "not a valid header name"})
 		case !strings.Contains(n, "_"):
 			errs = append(errs, &ConfigError{Field: "UnderscoreHeaders", Value: n, Reason: "has no underscore; only such names are removed"})
@@ -100,20 +101,6 @@ func New(cfg Config) (*Canonicalizer, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
-}
-
-// validName reports whether n is an RFC 9110 token.
-func validName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
 
 // fold is a header name as a CGI-style next hop reads it: lower case, with

@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/canonical"
 	"github.com/bulwark-go/bulwark/clientip"
+	"github.com/bulwark-go/bulwark/internal/token"
 )
 
 // Defaults and bounds of [auth.DPoPOptions].
@@ -73,7 +74,7 @@ func Check(d auth.DPoPOptions, m auth.MTLSOptions, dpopPrefix, mtlsPrefix string
 		bad(dpopPrefix+"NonceLifetime", d.NonceLifetime.String(), "has no meaning without NonceSecret")
 	}
 	if m.CertificateHeader != "" {
-		if !validHeaderName(m.CertificateHeader) {
+		if !token.Valid(m.CertificateHeader) {
 			bad(mtlsPrefix+"CertificateHeader", m.CertificateHeader, "not a valid header name")
 		}
 		if len(m.TrustedProxies) == 0 {
@@ -359,17 +360,4 @@ func normHost(u *url.URL) string {
 		return "\x00" // never equal to anything
 	}
 	return host + ":" + port
-}
-
-func validHeaderName(n string) bool {
-	if n == "" {
-		return false
-	}
-	for i := 0; i < len(n); i++ {
-		c := n[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return true
 }
