@@ -18,6 +18,26 @@ func OverrideHeaders() []string {
 	return []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override", "X-Original-URL", "X-Rewrite-URL"}
 }
 
+// ProxyIdentityHeaders returns the request headers through which
+// authenticating proxies (oauth2-proxy, nginx auth_request, Apache, Kong,
+// Azure App Service, Google IAP, AWS ALB, Cloudflare Access) tell their
+// upstream who the user is. A hop that authenticates itself lists them in
+// [Config.StripHeaders]: a client's copy is an attempt to be believed by
+// an upstream written for one of those proxies. bulwark serve does so, and
+// package probe sends them to check that an API does.
+func ProxyIdentityHeaders() []string {
+	return []string{
+		"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups", "X-Forwarded-Access-Token",
+		"X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Groups", "X-Auth-Request-Access-Token",
+		"Remote-User", "X-Remote-User", "X-Remote-Group", "X-User", "X-User-Id", "X-Authenticated-User", "X-Authenticated-Userid",
+		"X-Authenticated-Scope", "X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id", "X-Credential-Identifier", "X-Userinfo",
+		"X-Ms-Client-Principal", "X-Ms-Client-Principal-Id", "X-Ms-Client-Principal-Name", "X-Ms-Client-Principal-Idp",
+		"X-Goog-Authenticated-User-Email", "X-Goog-Authenticated-User-Id", "X-Goog-Iap-Jwt-Assertion",
+		"X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Data", "X-Amzn-Oidc-Accesstoken",
+		"Cf-Access-Authenticated-User-Email", "Cf-Access-Jwt-Assertion",
+	}
+}
+
 // Config configures a [Canonicalizer]. The zero value is the safe choice
 // for every field. [New] copies it.
 type Config struct {

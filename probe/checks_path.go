@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/bulwark-go/bulwark/canonical"
 )
 
 var authnChecks = []*Check{
@@ -158,16 +160,15 @@ var pathChecks = []*Check{
 }
 
 // identityHeaders are the headers upstreams read as "who the gateway
-// authenticated", in their CGI-style spellings too (WSGI, Rack, PHP fold
-// _ and - together).
-var identityHeaders = []string{
-	"X-Bulwark-Subject", "X_Bulwark_Subject", "X-Forwarded-User", "X_Forwarded_User", "X-Remote-User",
-	"X-User", "X-User-Id", "X-Auth-Request-User", "X-Authenticated-User", "Remote-User", "X-Forwarded-Email", "X-Consumer-Username",
-}
+// authenticated": bulwark's own, those of the authenticating proxies
+// (canonical.ProxyIdentityHeaders, the list bulwark serve strips), and
+// CGI-style spellings (WSGI, Rack and PHP fold _ and - together).
+var identityHeaders = slices.Concat([]string{"X-Bulwark-Subject", "X_Bulwark_Subject", "X_Forwarded_User"},
+	canonical.ProxyIdentityHeaders())
 
 var spoofChecks = []*Check{
 	{ID: "spoof.identity-header", Category: "spoof", Title: "identity headers sent by the client (underscore spellings too)", Severity: Critical, OWASP: owaspAuthn, CWE: 290,
-		Sends:   "12 headers upstreams read as the authenticated user (X-Forwarded-User, X_Bulwark_Subject, Remote-User, …) set to a marker, to the protected path without credentials and to the public path",
+		Sends:   "the headers upstreams read as the authenticated user (X-Forwarded-User, X_Bulwark_Subject, Remote-User, IAP's, ALB's, …: canonical.ProxyIdentityHeaders and bulwark's own) set to a marker, to the protected path without credentials and to the public path",
 		Expects: "the protected path still refused, and the marker never in an answer",
 		run: func(r *run) verdict {
 			marker := "probe-admin-" + r.nonce()

@@ -79,9 +79,6 @@ func (e *env) options() Options {
 		SigningAlg: "ES256", Audience: "api", JSONPath: "/v1/echo"}
 }
 
-var standInIdentity = []string{"X-Bulwark-Subject", "X-Forwarded-User", "X-Remote-User", "X-User", "X-User-Id",
-	"X-Auth-Request-User", "X-Authenticated-User", "Remote-User", "X-Forwarded-Email", "X-Consumer-Username"}
-
 type standIn struct {
 	e     *env
 	f     flaws
@@ -160,7 +157,7 @@ func (s *standIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f["spoof.identity-header"] {
 		subject = r.Header.Get("X-Forwarded-User")
 	} else {
-		for _, n := range standInIdentity {
+		for _, n := range identityHeaders {
 			r.Header.Del(n)
 		}
 		for k := range r.Header {

@@ -19,23 +19,6 @@ import (
 // upstream. A client's copy, in any spelling, is removed and reported.
 var identityHeaders = []string{HeaderSubject, HeaderScopes, HeaderAuthMethod}
 
-// foreignIdentityHeaders are the headers through which other
-// authenticating proxies (oauth2-proxy, nginx auth_request, Apache,
-// Kong, Azure App Service, Google IAP, AWS ALB, Cloudflare Access) tell
-// their upstream who the user is. bulwark is the authenticating hop: a
-// client's copy is an attempt to be believed by an upstream written for
-// one of those, and is removed and reported like the gateway's own.
-var foreignIdentityHeaders = []string{
-	"X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Preferred-Username", "X-Forwarded-Groups", "X-Forwarded-Access-Token",
-	"X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Groups", "X-Auth-Request-Access-Token",
-	"Remote-User", "X-Remote-User", "X-Remote-Group", "X-User", "X-User-Id", "X-Authenticated-User", "X-Authenticated-Userid",
-	"X-Authenticated-Scope", "X-Consumer-Id", "X-Consumer-Username", "X-Consumer-Custom-Id", "X-Credential-Identifier", "X-Userinfo",
-	"X-Ms-Client-Principal", "X-Ms-Client-Principal-Id", "X-Ms-Client-Principal-Name", "X-Ms-Client-Principal-Idp",
-	"X-Goog-Authenticated-User-Email", "X-Goog-Authenticated-User-Id", "X-Goog-Iap-Jwt-Assertion",
-	"X-Amzn-Oidc-Identity", "X-Amzn-Oidc-Data", "X-Amzn-Oidc-Accesstoken",
-	"Cf-Access-Authenticated-User-Email", "Cf-Access-Jwt-Assertion",
-}
-
 // forwardingHeaders are the other request headers through which an
 // upstream may learn who the client is or how it connected. The gateway
 // tells the upstream in X-Forwarded-For, -Host and -Proto, which it writes
@@ -50,7 +33,7 @@ var forwardingHeaders = []string{
 // "_" as "-") as one the gateway owns toward the upstream.
 func isGatewayHeader(name string) bool {
 	n := strings.ReplaceAll(name, "_", "-")
-	for _, list := range [][]string{identityHeaders, foreignIdentityHeaders, forwardingHeaders, canonical.OverrideHeaders(),
+	for _, list := range [][]string{identityHeaders, canonical.ProxyIdentityHeaders(), forwardingHeaders, canonical.OverrideHeaders(),
 		{HeaderRequestID, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "Authorization"}} {
 		for _, h := range list {
 			if strings.EqualFold(n, h) {
@@ -68,7 +51,7 @@ func newCanonicalizer(cfg *Config) (*canonical.Canonicalizer, error) {
 	return canonical.New(canonical.Config{
 		KeepRepeatedSlashes: !merge,
 		UnderscoreHeaders:   cfg.ForwardUnderscoreHeaders,
-		StripHeaders:        slices.Concat(identityHeaders, foreignIdentityHeaders),
+		StripHeaders:        slices.Concat(identityHeaders, canonical.ProxyIdentityHeaders()),
 	})
 }
 
