@@ -255,13 +255,14 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 		}
 	}
 
+	m := method(r.Method)
 	var buf [20]slog.Attr
 	at := append(buf[:0],
 		slog.String("request_id", st.id),
-		slog.String("http.request.method", method(r.Method)),
+		slog.String("http.request.method", m),
 		slog.String("url.path", path),
 	)
-	if m := method(r.Method); m == "_OTHER" {
+	if m == "_OTHER" {
 		at = append(at, slog.String("http.request.method_original", sanitize(r.Method, 32)))
 	}
 	if r.URL.RawQuery != "" {

@@ -69,10 +69,16 @@ func (h *JSONHandler) Enabled(ctx context.Context, l slog.Level) bool { return h
 
 // Handle writes r as one JSON line.
 func (h *JSONHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.write(ctx, h.inner, r)
+}
+
+// write formats r with inner (slog's handler, or a derived one) into the
+// shared buffer and writes it in one Write, under the writer's lock.
+func (h *JSONHandler) write(ctx context.Context, inner slog.Handler, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	*h.buf = (*h.buf)[:0]
-	if err := h.inner.Handle(ctx, r); err != nil {
+	if err := inner.Handle(ctx, r); err != nil {
 		return err
 	}
 	_, err := h.w.Write(*h.buf)
@@ -106,14 +112,7 @@ type jsonDerived struct {
 
 func (d *jsonDerived) Enabled(ctx context.Context, l slog.Level) bool { return d.inner.Enabled(ctx, l) }
 func (d *jsonDerived) Handle(ctx context.Context, r slog.Record) error {
-	d.h.mu.Lock()
-	defer d.h.mu.Unlock()
-	*d.h.buf = (*d.h.buf)[:0]
-	if err := d.inner.Handle(ctx, r); err != nil {
-		return err
-	}
-	_, err := d.h.w.Write(*d.h.buf)
-	return err
+	return d.h.write(ctx, d.inner, r)
 }
 func (d *jsonDerived) WithAttrs(as []slog.Attr) slog.Handler {
 	return &jsonDerived{h: d.h, inner: d.inner.WithAttrs(as)}

@@ -37,7 +37,8 @@ func TestJSONLineIsSlogsBytes(t *testing.T) {
 		"line\u2028para\u2029", "é日本🙂", ""}
 	for _, note := range notes {
 		var fast, slow bytes.Buffer
-		for i, h := range []slog.Handler{audit.NewJSONHandler(&fast, nil), slog.NewJSONHandler(&slow, nil)} {
+		lines := &countLines{JSONLineHandler: audit.NewJSONHandler(&fast, nil).(audit.JSONLineHandler)}
+		for i, h := range []slog.Handler{lines, slog.NewJSONHandler(&slow, nil)} {
 			a := run(h)
 			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusTeapot)
@@ -54,17 +55,32 @@ func TestJSONLineIsSlogsBytes(t *testing.T) {
 				t.Fatal("nothing written")
 			}
 		}
+		if lines.n != 1 {
+			t.Errorf("note %q: %d records took the JSON line path, want 1 (the comparison would prove nothing)", note, lines.n)
+		}
 		if fast.String() != slow.String() {
 			t.Errorf("note %q:\n fast %s\n slog %s", note, fast.String(), slow.String())
 		}
 	}
 }
 
+// countLines counts the records a handler took as JSON lines.
+type countLines struct {
+	audit.JSONLineHandler
+	n int
+}
+
+func (c *countLines) HandleJSONLine(ctx context.Context, l slog.Level, line []byte) error {
+	c.n++
+	return c.JSONLineHandler.HandleJSONLine(ctx, l, line)
+}
+
 // TestJSONLineFallsBackForEvents: a record with security events (an Any
 // value) goes through slog, unchanged.
 func TestJSONLineFallsBackForEvents(t *testing.T) {
 	var fast, slow bytes.Buffer
-	for _, h := range []slog.Handler{audit.NewJSONHandler(&fast, nil), slog.NewJSONHandler(&slow, nil)} {
+	lines := &countLines{JSONLineHandler: audit.NewJSONHandler(&fast, nil).(audit.JSONLineHandler)}
+	for _, h := range []slog.Handler{lines, slog.NewJSONHandler(&slow, nil)} {
 		clock := time.Unix(1_800_000_000, 0)
 		a, err := audit.New(audit.Config{Handler: h, Now: func() time.Time { return clock }})
 		if err != nil {
@@ -77,6 +93,9 @@ func TestJSONLineFallsBackForEvents(t *testing.T) {
 		r := httptest.NewRequest("GET", "/v1/x", nil)
 		r.Header.Set("X-Request-ID", "req-2")
 		a.Handler(next).ServeHTTP(httptest.NewRecorder(), r)
+	}
+	if lines.n != 0 {
+		t.Errorf("a record with events took the JSON line path")
 	}
 	if fast.String() != slow.String() || !strings.Contains(fast.String(), "bad key") {
 		t.Errorf("fast %s\nslog %s", fast.String(), slow.String())
@@ -107,5 +126,4 @@ func TestChainTakesJSONLines(t *testing.T) {
 	if err != nil || res.Records < 7 {
 		t.Fatalf("%+v %v\n%s", res, err, out.String())
 	}
-	_ = context.Background()
 }

@@ -2,8 +2,8 @@
 // audit, secevent and headers share, so that a stack of them copies the
 // request once instead of once per layer (each r.WithContext is a copy of
 // the whole http.Request). It imports none of them, and each of them still
-// works alone: the first layer of a request attaches the slots, the later
-// ones fill theirs in.
+// works alone: the first layer of a request attaches the slots (With, on
+// a Clone of none), the later ones fill theirs in.
 //
 // The slots are shared by every layer of the request, so a slot is filled
 // once: a layer that finds its slot taken (two resolvers, two auditors
@@ -16,7 +16,6 @@ package reqctx
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"sync/atomic"
 )
@@ -70,16 +69,6 @@ type key struct{}
 func From(ctx context.Context) *Slots {
 	s, _ := ctx.Value(key{}).(*Slots)
 	return s
-}
-
-// Attach returns r with slots, and the slots: r itself when its context
-// has them already, else a copy of r whose context carries new ones.
-func Attach(r *http.Request) (*http.Request, *Slots) {
-	if s := From(r.Context()); s != nil {
-		return r, s
-	}
-	s := new(Slots)
-	return r.WithContext(With(r.Context(), s)), s
 }
 
 // With returns ctx carrying s.
