@@ -102,13 +102,14 @@ func (a *Auditor) Handler(next http.Handler) http.Handler {
 		w.Header()[a.s.idHeader] = st.idHdr[:]
 		// st is the request's security-event recorder and audit state: in
 		// the request's shared slots when a layer outside attached them
-		// (no copy of the request), else in new ones.
+		// (no copy of the request), else in slots of its own (st's
+		// carrier, in the same allocation).
 		r2 := r
 		if s := reqctx.From(r.Context()); s == nil || !s.SetAudit(st) || !s.SetRecorder(st) {
-			c := s.Clone()
-			c.ForceAudit(st)
-			c.ForceRecorder(st)
-			r2 = r.WithContext(reqctx.With(r.Context(), c))
+			st.ctx.Init(r.Context(), s)
+			st.ctx.ForceAudit(st)
+			st.ctx.ForceRecorder(st)
+			r2 = r.WithContext(&st.ctx)
 		}
 		panicked := true
 		defer func() {
@@ -148,6 +149,7 @@ func (a *Auditor) newID() string {
 // reqState is one request's record in the making; it is the secevent
 // recorder of the request context, and that context itself.
 type reqState struct {
+	ctx   reqctx.Carrier // the inner layers' context, when st brings the slots
 	a     *Auditor
 	idHdr [1]string
 	id    string

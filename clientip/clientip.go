@@ -361,9 +361,7 @@ func (r *Resolver) Handler(next http.Handler) http.Handler {
 
 // NewContext returns a copy of ctx carrying the client address a.
 func NewContext(ctx context.Context, a netip.Addr) context.Context {
-	s := reqctx.From(ctx).Clone()
-	s.ForceAddr(a)
-	return reqctx.With(ctx, s)
+	return reqctx.NewContext(ctx, func(s *reqctx.Slots) { s.ForceAddr(a) })
 }
 
 // FromContext returns the client address stored by the middleware.

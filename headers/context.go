@@ -14,6 +14,7 @@ import (
 // allocation; it is found through the request's shared slots
 // (internal/reqctx).
 type state struct {
+	ctx      reqctx.Carrier // the inner layers' context, when st brings the slots
 	w        http.ResponseWriter
 	h        *Headers
 	override *Override

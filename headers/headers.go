@@ -112,8 +112,7 @@ type Headers struct {
 	api, html    profile
 	names        [numHdr]string
 	strip        []string
-	stripSet     map[string]struct{} // strip, and strip as trailers (http.TrailerPrefix)
-	stripLens    uint64              // bit n set: some name in stripSet is n bytes long (n < 64)
+	stripAll     []string // strip, and strip as trailers (http.TrailerPrefix+name)
 	hosts        hostMatcher
 	trusted      clientip.Trusted
 	proxy        string
@@ -148,18 +147,10 @@ func New(cfg Config) (*Headers, error) {
 		hp, _ := parseHostPattern(p) // validated above
 		h.hosts.patterns = append(h.hosts.patterns, hp)
 	}
-	h.stripSet = map[string]struct{}{}
 	for _, s := range append(DefaultStripHeaders(), cfg.StripHeaders...) {
 		k := http.CanonicalHeaderKey(s)
 		h.strip = append(h.strip, k)
-		for _, n := range []string{k, http.TrailerPrefix + k} {
-			h.stripSet[n] = struct{}{}
-			if len(n) < 64 {
-				h.stripLens |= 1 << len(n)
-			} else {
-				h.stripLens |= 1 << 63 // any length ≥ 63 is looked up
-			}
-		}
+		h.stripAll = append(h.stripAll, k, http.TrailerPrefix+k)
 	}
 
 	common := profile{}
@@ -349,9 +340,9 @@ func (h *Headers) Handler(next http.Handler) http.Handler {
 		st := &state{w: w, h: h, secure: secure}
 		r2 := r
 		if s := reqctx.From(r.Context()); s == nil || !s.SetHeaders(st) {
-			c := s.Clone()
-			c.ForceHeaders(st)
-			r2 = r.WithContext(reqctx.With(r.Context(), c))
+			st.ctx.Init(r.Context(), s)
+			st.ctx.ForceHeaders(st)
+			r2 = r.WithContext(&st.ctx)
 		}
 		if err := h.check(r, pt, secure); err != nil {
 			h.refuse(st, r2, err)

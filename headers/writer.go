@@ -46,18 +46,10 @@ func (s *state) stripFingerprints() {
 // stripTrailers removes fingerprint headers sent as trailers: those the
 // handler announced in Trailer (apply drops them from the announcement)
 // and those set with the [http.TrailerPrefix].
-//
-// It walks the response's few header names rather than deleting every
-// name it strips in both forms: a name whose length no stripped name has
-// is passed over without hashing.
 func (s *state) stripTrailers() {
 	h := s.w.Header()
-	for k := range h {
-		if n := min(len(k), 63); s.h.stripLens&(1<<n) != 0 {
-			if _, ok := s.h.stripSet[k]; ok {
-				delete(h, k)
-			}
-		}
+	for _, k := range s.h.stripAll {
+		delete(h, k)
 	}
 }
 

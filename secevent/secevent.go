@@ -37,9 +37,7 @@ func (f RecorderFunc) Record(ctx context.Context, e Event) { f(ctx, e) }
 // NewContext returns a copy of ctx that carries r. Emit on the returned
 // context (or any context derived from it) reaches r.
 func NewContext(ctx context.Context, r Recorder) context.Context {
-	s := reqctx.From(ctx).Clone()
-	s.ForceRecorder(r)
-	return reqctx.With(ctx, s)
+	return reqctx.NewContext(ctx, func(s *reqctx.Slots) { s.ForceRecorder(r) })
 }
 
 // FromContext returns the recorder installed in ctx, if any.

@@ -2,14 +2,14 @@
 // audit, secevent and headers share, so that a stack of them copies the
 // request once instead of once per layer (each r.WithContext is a copy of
 // the whole http.Request). It imports none of them, and each of them still
-// works alone: the first layer of a request attaches the slots (With, on
-// a Clone of none), the later ones fill theirs in.
+// works alone: the first layer of a request attaches the slots (a
+// [Carrier] in its own per-request state, or [NewContext]), the later ones
+// fill theirs in.
 //
 // The slots are shared by every layer of the request, so a slot is filled
 // once: a layer that finds its slot taken (two resolvers, two auditors
 // stacked) does what context values do, and gives its inner layers a copy
-// of the slots with its own value ([Slots.Clone]), leaving the outer
-// layers' view alone. Every slot is read and claimed atomically: a handler
+// of the slots with its own value, leaving the outer layers' view alone. Every slot is read and claimed atomically: a handler
 // still running after an outer layer gave up on it (http.TimeoutHandler)
 // races with nothing.
 package reqctx
@@ -71,21 +71,45 @@ func From(ctx context.Context) *Slots {
 	return s
 }
 
-// With returns ctx carrying s.
-func With(ctx context.Context, s *Slots) context.Context {
-	return context.WithValue(ctx, key{}, s)
-}
-
-// Clone returns new slots with the values of s (s may be nil), not yet
-// shared: the Force methods set its slots.
-func (s *Slots) Clone() *Slots {
-	c := new(Slots)
+func (s *Slots) copyInto(c *Slots) {
 	if s != nil {
 		s.addr.copyTo(&c.addr)
 		s.recorder.copyTo(&c.recorder)
 		s.audit.copyTo(&c.audit)
 		s.headers.copyTo(&c.headers)
 	}
+}
+
+// Carrier is a context that carries its own slots. A layer embeds one in
+// its per-request state, so that giving its inner layers new slots costs
+// no allocation beyond that state and the request copy.
+type Carrier struct {
+	context.Context
+	Slots
+}
+
+// Init makes c the context parent with slots holding the values of from
+// (from may be nil). c is not yet shared: its Force methods set its slots.
+func (c *Carrier) Init(parent context.Context, from *Slots) {
+	c.Context = parent
+	from.copyInto(&c.Slots)
+}
+
+// Value returns c's slots for the slots' key, and defers to the parent for
+// every other key.
+func (c *Carrier) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return &c.Slots
+	}
+	return c.Context.Value(k)
+}
+
+// NewContext returns a context over parent whose slots hold the values of
+// parent's and then set's: one allocation.
+func NewContext(parent context.Context, set func(*Slots)) context.Context {
+	c := new(Carrier)
+	c.Init(parent, From(parent))
+	set(&c.Slots)
 	return c
 }
 
@@ -127,7 +151,7 @@ func (s *Slots) value(c func(*Slots) *cell[any]) any {
 }
 
 // ForceAddr, ForceRecorder, ForceAudit and ForceHeaders set a slot of
-// slots not yet shared (a Clone being prepared).
+// slots not yet shared (a Carrier being prepared).
 func (s *Slots) ForceAddr(a netip.Addr) { s.addr.force(a) }
 
 // ForceRecorder: see ForceAddr.
