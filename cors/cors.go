@@ -301,13 +301,19 @@ func (c *CORS) allowActual(h http.Header, r *http.Request) {
 	if r.Method != http.MethodOptions && !methodIn(c.methods, r.Method) {
 		return
 	}
+	c.allowOrigin(h, r)
+	if c.exposed != nil {
+		h["Access-Control-Expose-Headers"] = c.exposed
+	}
+}
+
+// allowOrigin writes the headers every allowed answer carries: the origin
+// (or *) and, with credentials, Access-Control-Allow-Credentials.
+func (c *CORS) allowOrigin(h http.Header, r *http.Request) {
 	if c.allowAll {
 		h["Access-Control-Allow-Origin"] = c.allowOriginAll
 	} else {
 		h["Access-Control-Allow-Origin"] = r.Header["Origin"]
-	}
-	if c.exposed != nil {
-		h["Access-Control-Expose-Headers"] = c.exposed
 	}
 	if c.credentials {
 		h["Access-Control-Allow-Credentials"] = c.allowCredentials
@@ -319,17 +325,10 @@ func (c *CORS) allowActual(h http.Header, r *http.Request) {
 // allows.
 func (c *CORS) allowPreflight(h http.Header, r *http.Request) {
 	addVary(h, c.varyPreflight)
-	if c.allowAll {
-		h["Access-Control-Allow-Origin"] = c.allowOriginAll
-	} else {
-		h["Access-Control-Allow-Origin"] = r.Header["Origin"]
-	}
+	c.allowOrigin(h, r)
 	h["Access-Control-Allow-Methods"] = r.Header["Access-Control-Request-Method"]
 	if acrh := r.Header["Access-Control-Request-Headers"]; len(acrh) > 0 && acrh[0] != "" {
 		h["Access-Control-Allow-Headers"] = acrh
-	}
-	if c.credentials {
-		h["Access-Control-Allow-Credentials"] = c.allowCredentials
 	}
 	if c.maxAge != nil {
 		h["Access-Control-Max-Age"] = c.maxAge

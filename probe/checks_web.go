@@ -3,10 +3,12 @@ package probe
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,44 +263,42 @@ var httpsChecks = []*Check{
 	{ID: "https.old-tls", Category: "https", Title: "TLS 1.0 and 1.1", Severity: Medium, OWASP: owaspMisc, CWE: 327,
 		Sends: "handshakes offering only TLS 1.0, and only TLS 1.1", Expects: "both refused",
 		run: func(r *run) verdict {
-			if r.base.Scheme != "https" || r.h != nil {
-				return na("the target is not https over the network")
-			}
-			for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
-				if ok, err := r.handshake(&tls.Config{MinVersion: v, MaxVersion: v}); err != nil {
-					return errored(err)
-				} else if ok {
-					return fail("%s accepted", tls.VersionName(v))
-				}
-			}
-			return pass("refused")
+			return r.refuseHandshakes(map[string]*tls.Config{
+				"TLS 1.0": {MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, // #nosec G402 -- the probe asks whether the server accepts it
+				"TLS 1.1": {MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}, // #nosec G402 -- the probe asks whether the server accepts it
+			})
 		}},
 	{ID: "https.weak-ciphers", Category: "https", Title: "TLS 1.2 without forward secrecy or AEAD", Severity: Medium, OWASP: owaspMisc, CWE: 327,
 		Sends: "TLS 1.2 handshakes offering only RSA key exchange, and only CBC suites", Expects: "both refused",
 		run: func(r *run) verdict {
-			if r.base.Scheme != "https" || r.h != nil {
-				return na("the target is not https over the network")
-			}
-			for _, suites := range [][]uint16{
-				{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_RSA_WITH_AES_128_CBC_SHA},
-				{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},
-			} {
-				if ok, err := r.handshake(&tls.Config{MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, CipherSuites: suites}); err != nil { // #nosec G402 -- the probe asks whether the server accepts these
-					return errored(err)
-				} else if ok {
-					return fail("accepted %s", tls.CipherSuiteName(suites[0]))
-				}
-			}
-			return pass("refused")
+			return r.refuseHandshakes(map[string]*tls.Config{
+				"RSA key exchange": {MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, // #nosec G402 -- the probe asks whether the server accepts these
+					CipherSuites: []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_RSA_WITH_AES_128_CBC_SHA}},
+				"CBC suites": {MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12, // #nosec G402 -- the probe asks whether the server accepts these
+					CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA}},
+			})
 		}},
+}
+
+// refuseHandshakes passes when the server refuses a handshake with each of
+// the configurations, named for the evidence.
+func (r *run) refuseHandshakes(cfgs map[string]*tls.Config) verdict {
+	if r.base.Scheme != "https" || r.h != nil {
+		return na("the target is not https over the network")
+	}
+	for _, name := range slices.Sorted(maps.Keys(cfgs)) {
+		if ok, err := r.handshake(cfgs[name]); err != nil {
+			return errored(err)
+		} else if ok {
+			return fail("%s accepted", name)
+		}
+	}
+	return pass("refused")
 }
 
 // handshake reports whether a TLS handshake with cfg succeeds (the
 // certificate is not judged: only what the server agrees to).
 func (r *run) handshake(cfg *tls.Config) (bool, error) {
-	if r.base.Scheme != "https" || r.h != nil {
-		return false, nil
-	}
 	if r.sent.Add(1) > r.max {
 		return false, errBudget
 	}
