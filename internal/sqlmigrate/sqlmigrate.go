@@ -9,6 +9,8 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 )
 
 // Migration is one version's statements, per dialect.
@@ -81,4 +83,20 @@ func Run(ctx context.Context, db *sql.DB, postgres bool, s Schema) (err error) {
 		}
 	}
 	return tx.Commit()
+}
+
+// Numbered rewrites a query's ? placeholders as PostgreSQL's $1, $2, …
+// (the stores' queries have no '?' inside a literal).
+func Numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
 }

@@ -29,6 +29,8 @@ import (
 
 	"github.com/bulwark-go/bulwark/auth"
 	"github.com/bulwark-go/bulwark/auth/apikey"
+
+	"github.com/bulwark-go/bulwark/internal/sqlmigrate"
 )
 
 // Dialect selects the SQL flavour.
@@ -100,26 +102,10 @@ func newQueries(d Dialect) queries {
 	}
 	if d == Postgres {
 		for _, p := range []*string{&q.insert, &q.lookup, &q.get, &q.list, &q.rotateOld, &q.exists, &q.revoke, &q.expire, &q.del, &q.touch} {
-			*p = numbered(*p)
+			*p = sqlmigrate.Numbered(*p)
 		}
 	}
 	return q
-}
-
-// numbered rewrites ? placeholders as $1, $2, … (none of our queries has a
-// '?' inside a literal).
-func numbered(q string) string {
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
 }
 
 func micros(t time.Time) sql.NullInt64 {

@@ -17,7 +17,6 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
@@ -110,26 +109,12 @@ func New(ctx context.Context, db *sql.DB, dialect Dialect, now func() time.Time)
 		since:  `SELECT seq, kind, issuer, value, at, until FROM bulwark_jwt_denylist WHERE seq > ? AND until > ? ORDER BY seq LIMIT ` + strconv.Itoa(maxBatch),
 	}
 	if dialect == Postgres {
-		s.insert, s.prune, s.since = numbered(s.insert), numbered(s.prune), numbered(s.since)
+		s.insert, s.prune, s.since = sqlmigrate.Numbered(s.insert), sqlmigrate.Numbered(s.prune), sqlmigrate.Numbered(s.since)
 	}
 	if err := sqlmigrate.Run(ctx, db, dialect == Postgres, schema); err != nil {
 		return nil, errors.Join(errors.New("denylist sqlstore: migrate"), err)
 	}
 	return s, nil
-}
-
-func numbered(q string) string {
-	var b strings.Builder
-	n := 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteByte(q[i])
-	}
-	return b.String()
 }
 
 // Add implements [denylist.Store] in one transaction.
