@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -231,7 +232,6 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 		return
 	}
 	red := a.s.red
-	path := red.String(r.URL.Path)
 	route := r.Pattern
 	if a.s.route != nil {
 		route = a.s.route(r)
@@ -257,72 +257,122 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 		}
 	}
 
-	m := method(r.Method)
-	var buf [20]slog.Attr
-	at := append(buf[:0],
-		slog.String("request_id", st.id),
-		slog.String("http.request.method", m),
-		slog.String("url.path", path),
-	)
-	if m == "_OTHER" {
-		at = append(at, slog.String("http.request.method_original", sanitize(r.Method, 32)))
-	}
-	if r.URL.RawQuery != "" {
-		at = append(at, slog.String("url.query", red.Query(r.URL.RawQuery)))
-	}
-	if route != "" {
-		at = append(at, slog.String("http.route", red.String(route)))
-	}
-	at = append(at,
-		slog.Int("http.response.status_code", status),
-		slog.Int64("http.response.body.size", st.rw.bytes),
-		slog.Duration("http.server.request.duration_ns", end.Sub(start)),
-	)
-	if addr.IsValid() {
-		at = append(at, slog.String("client.address", addr.String()))
-	}
-	if ua := r.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
-		at = append(at, slog.String("user_agent.original", sanitize(ua[0], a.s.uaLen)))
-	}
-	if st.trace.TraceID != "" {
-		at = append(at, slog.String("trace_id", st.trace.TraceID), slog.String("span_id", st.trace.SpanID))
-	}
-	if identified {
-		at = append(at, slog.String("user.id", red.String(ident.Subject)))
-		if ident.Method != "" {
-			at = append(at, slog.String("bulwark.authn.method", red.String(ident.Method)))
-		}
-		if ident.Issuer != "" {
-			at = append(at, slog.String("bulwark.authn.issuer", red.String(ident.Issuer)))
-		}
-	}
-	if panicked {
-		at = append(at, slog.Bool("bulwark.panic", true))
-	}
-	if a.s.attrs != nil {
-		n := len(at)
-		at = a.s.attrs(r, at)
-		for i := n; i < len(at); i++ {
-			at[i].Value = red.value(at[i].Key, at[i].Value, 0)
-		}
-	}
-	for i, h := range a.s.logHeaders {
-		if v := r.Header[h]; len(v) > 0 {
-			at = append(at, slog.Attr{Key: a.headerKeys[i], Value: red.value(h, slog.StringValue(strings.Join(v, ", ")), 0)})
-		}
-	}
-	if len(events) > 0 {
-		at = append(at, slog.Any("events", events))
-	}
-	if dropped > 0 {
-		at = append(at, slog.Int("events_dropped", dropped))
-	}
-	if a.line != nil && a.writeLine(ctx, end.UTC(), level, at) {
+	v := accessRecord{st: st, r: r, route: route, addr: addr, status: status, took: end.Sub(start),
+		ident: ident, identified: identified, panicked: panicked, dropped: dropped}
+	t := end.UTC()
+	if a.line != nil && a.s.attrs == nil && len(events) == 0 && a.writeDirect(ctx, t, level, &v) {
 		return
 	}
-	rec := slog.NewRecord(end.UTC(), level, MsgRequest, 0)
-	rec.AddAttrs(at...)
+	o := recordOut{at: make([]slog.Attr, 0, 20)}
+	a.core(&o, &v)
+	if a.s.attrs != nil {
+		n := len(o.at)
+		o.at = a.s.attrs(r, o.at)
+		for i := n; i < len(o.at); i++ {
+			o.at[i].Value = red.value(o.at[i].Key, o.at[i].Value, 0)
+		}
+	}
+	a.logHeaders(&o, r)
+	if len(events) > 0 {
+		o.at = append(o.at, slog.Any("events", events))
+	}
+	if dropped > 0 {
+		o.int("events_dropped", int64(dropped))
+	}
+	if a.line != nil && a.writeLine(ctx, t, level, o.at) {
+		return
+	}
+	rec := slog.NewRecord(t, level, MsgRequest, 0)
+	rec.AddAttrs(o.at...)
 	a.handle(ctx, rec)
+}
+
+// accessRecord is what finish gathered for a request's access record.
+type accessRecord struct {
+	st         *reqState
+	r          *http.Request
+	route      string
+	addr       netip.Addr
+	status     int
+	took       time.Duration
+	ident      secevent.Identity
+	identified bool
+	panicked   bool
+	dropped    int
+}
+
+// core emits the access record's attributes up to the Attrs hook's, in
+// their order.
+func (a *Auditor) core(o *recordOut, v *accessRecord) {
+	red, r := a.s.red, v.r
+	m := method(r.Method)
+	o.str("request_id", v.st.id)
+	o.str("http.request.method", m)
+	o.str("url.path", red.String(r.URL.Path))
+	if m == "_OTHER" {
+		o.str("http.request.method_original", sanitize(r.Method, 32))
+	}
+	if r.URL.RawQuery != "" {
+		o.str("url.query", red.Query(r.URL.RawQuery))
+	}
+	if v.route != "" {
+		o.str("http.route", red.String(v.route))
+	}
+	o.int("http.response.status_code", int64(v.status))
+	o.int("http.response.body.size", v.st.rw.bytes)
+	o.dur("http.server.request.duration_ns", v.took)
+	if v.addr.IsValid() {
+		o.addr("client.address", v.addr)
+	}
+	if ua := r.Header["User-Agent"]; len(ua) > 0 && ua[0] != "" {
+		o.str("user_agent.original", sanitize(ua[0], a.s.uaLen))
+	}
+	if tr := &v.st.trace; tr.TraceID != "" {
+		o.str("trace_id", tr.TraceID)
+		o.str("span_id", tr.SpanID)
+	}
+	if v.identified {
+		o.str("user.id", red.String(v.ident.Subject))
+		if v.ident.Method != "" {
+			o.str("bulwark.authn.method", red.String(v.ident.Method))
+		}
+		if v.ident.Issuer != "" {
+			o.str("bulwark.authn.issuer", red.String(v.ident.Issuer))
+		}
+	}
+	if v.panicked {
+		o.flag("bulwark.panic", true)
+	}
+}
+
+// logHeaders emits the request headers Config.LogHeaders names.
+func (a *Auditor) logHeaders(o *recordOut, r *http.Request) {
+	for i, h := range a.s.logHeaders {
+		if v := r.Header[h]; len(v) > 0 {
+			o.value(a.headerKeys[i], a.s.red.value(h, slog.StringValue(strings.Join(v, ", ")), 0))
+		}
+	}
+}
+
+// writeDirect appends the access record of a request without events or
+// an Attrs hook as JSON, straight from what finish gathered (no
+// attributes in between), and hands it to the handler's JSON line path.
+// It reports false, having written nothing, when a value is one the line
+// path does not format: the caller then builds the attributes.
+func (a *Auditor) writeDirect(ctx context.Context, t time.Time, level slog.Level, v *accessRecord) bool {
+	return a.writeJSONLine(ctx, level, func(b []byte) ([]byte, bool) {
+		b, ok := appendLineHead(b, t, level, MsgRequest)
+		if !ok {
+			return b, false
+		}
+		o := recordOut{line: true, ok: true, b: b}
+		a.core(&o, v)
+		a.logHeaders(&o, v.r)
+		if v.dropped > 0 {
+			o.int("events_dropped", int64(v.dropped))
+		}
+		return append(o.b, "}\n"...), o.ok
+	})
 }
 
 // writeLine appends the access record as JSON and hands it to the
@@ -330,8 +380,16 @@ func (a *Auditor) finish(st *reqState, r *http.Request, start time.Time, panicke
 // a record with attributes the fast path does not format (events, an Attrs
 // hook's groups or Any values): those go through slog.
 func (a *Auditor) writeLine(ctx context.Context, t time.Time, level slog.Level, at []slog.Attr) bool {
+	return a.writeJSONLine(ctx, level, func(b []byte) ([]byte, bool) {
+		return appendLine(b, t, level, MsgRequest, at)
+	})
+}
+
+// writeJSONLine hands the line fill appends to a pooled buffer to the
+// handler's JSON line path, unless fill reports it could not.
+func (a *Auditor) writeJSONLine(ctx context.Context, level slog.Level, fill func([]byte) ([]byte, bool)) bool {
 	bp := linePool.Get().(*[]byte)
-	b, ok := appendLine((*bp)[:0], t, level, MsgRequest, at)
+	b, ok := fill((*bp)[:0])
 	if ok {
 		if err := a.line.HandleJSONLine(ctx, level, b); err != nil {
 			a.handleErrs.Add(1)

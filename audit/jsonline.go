@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -130,6 +132,28 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b
 // path does not format (groups, Any, LogValuer, Time, Float64): the caller
 // then goes through slog.
 func appendLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slog.Attr) ([]byte, bool) {
+	b, ok := appendLineHead(b, t, level, msg)
+	if !ok {
+		return b, false
+	}
+	for _, a := range attrs {
+		if a.Key == "" {
+			return b, false // slog drops it, or inlines a group
+		}
+		b = append(b, ',')
+		b = appendJSONString(b, a.Key)
+		b = append(b, ':')
+		if b, ok = appendLineValue(b, a.Value); !ok {
+			return b, false
+		}
+	}
+	return append(b, "}\n"...), true
+}
+
+// appendLineHead appends the start of a record's line, up to its first
+// attribute: time, level and message. It reports false for a time slog
+// writes otherwise (a year outside 0–9999).
+func appendLineHead(b []byte, t time.Time, level slog.Level, msg string) ([]byte, bool) {
 	if y := t.Year(); y < 0 || y >= 10000 {
 		return b, false
 	}
@@ -138,31 +162,109 @@ func appendLine(b []byte, t time.Time, level slog.Level, msg string, attrs []slo
 	b = append(b, `","level":`...)
 	b = appendJSONString(b, level.String())
 	b = append(b, `,"msg":`...)
-	b = appendJSONString(b, msg)
-	for _, a := range attrs {
-		if a.Key == "" {
-			return b, false // slog drops it, or inlines a group
-		}
-		b = append(b, ',')
-		b = appendJSONString(b, a.Key)
-		b = append(b, ':')
-		v := a.Value
-		switch v.Kind() {
-		case slog.KindString:
-			b = appendJSONString(b, v.String())
-		case slog.KindInt64:
-			b = strconv.AppendInt(b, v.Int64(), 10)
-		case slog.KindUint64:
-			b = strconv.AppendUint(b, v.Uint64(), 10)
-		case slog.KindBool:
-			b = strconv.AppendBool(b, v.Bool())
-		case slog.KindDuration:
-			b = strconv.AppendInt(b, int64(v.Duration()), 10)
-		default:
-			return b, false
-		}
+	return appendJSONString(b, msg), true
+}
+
+// appendLineValue appends v as slog's JSONHandler writes it, for the kinds the
+// line path formats; it reports false for the others.
+func appendLineValue(b []byte, v slog.Value) ([]byte, bool) {
+	switch v.Kind() {
+	case slog.KindString:
+		return appendJSONString(b, v.String()), true
+	case slog.KindInt64:
+		return strconv.AppendInt(b, v.Int64(), 10), true
+	case slog.KindUint64:
+		return strconv.AppendUint(b, v.Uint64(), 10), true
+	case slog.KindBool:
+		return strconv.AppendBool(b, v.Bool()), true
+	case slog.KindDuration:
+		return strconv.AppendInt(b, int64(v.Duration()), 10), true
 	}
-	return append(b, "}\n"...), true
+	return b, false
+}
+
+// recordOut receives an access record's attributes in their order: as
+// JSON appended to b (line set: the direct path, no slog.Attr in
+// between), or as slog attributes appended to at. Keys are the auditor's
+// own — constants, and "http.request.header." + a validated header name
+// — none of which JSON escapes, so the line path writes them as they are
+// (TestJSONLineIsSlogsBytes holds it to slog's bytes).
+type recordOut struct {
+	line bool
+	ok   bool // line: every value was one the line path formats
+	b    []byte
+	at   []slog.Attr
+}
+
+func (o *recordOut) key(k string) {
+	o.b = append(o.b, ',', '"')
+	o.b = append(o.b, k...)
+	o.b = append(o.b, '"', ':')
+}
+
+func (o *recordOut) str(k, v string) {
+	if !o.line {
+		o.at = append(o.at, slog.String(k, v))
+		return
+	}
+	o.key(k)
+	o.b = appendJSONString(o.b, v)
+}
+
+func (o *recordOut) int(k string, v int64) {
+	if !o.line {
+		o.at = append(o.at, slog.Int64(k, v))
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendInt(o.b, v, 10)
+}
+
+func (o *recordOut) dur(k string, d time.Duration) {
+	if !o.line {
+		o.at = append(o.at, slog.Duration(k, d))
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendInt(o.b, int64(d), 10)
+}
+
+func (o *recordOut) flag(k string, v bool) {
+	if !o.line {
+		o.at = append(o.at, slog.Bool(k, v))
+		return
+	}
+	o.key(k)
+	o.b = strconv.AppendBool(o.b, v)
+}
+
+// addr is an IP address as a string attribute; the line path appends it
+// without making the string.
+func (o *recordOut) addr(k string, a netip.Addr) {
+	if !o.line {
+		o.at = append(o.at, slog.String(k, a.String()))
+		return
+	}
+	o.key(k)
+	if a.Zone() != "" { // a zone is text of any kind: escape it
+		o.b = appendJSONString(o.b, a.String())
+		return
+	}
+	o.b = append(o.b, '"')
+	o.b = a.AppendTo(o.b) // digits, hex digits, '.' and ':'
+	o.b = append(o.b, '"')
+}
+
+func (o *recordOut) value(k string, v slog.Value) {
+	if !o.line {
+		o.at = append(o.at, slog.Attr{Key: k, Value: v})
+		return
+	}
+	o.key(k)
+	var ok bool
+	if o.b, ok = appendLineValue(o.b, v); !ok {
+		o.ok = false
+	}
 }
 
 // appendRFC3339Nano appends t as t.AppendFormat(b, time.RFC3339Nano)
@@ -172,19 +274,7 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 	if t.Location() != time.UTC {
 		return t.AppendFormat(b, time.RFC3339Nano)
 	}
-	year, month, day := t.Date()
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
+	b = append(b, secondText(t)[:]...)
 	if ns := t.Nanosecond(); ns != 0 {
 		var frac [10]byte
 		frac[0] = '.'
@@ -199,6 +289,41 @@ func appendRFC3339Nano(b []byte, t time.Time) []byte {
 		b = append(b, frac[:n]...)
 	}
 	return append(b, 'Z')
+}
+
+// stamp is the text of one second, "2006-01-02T15:04:05".
+type stamp struct {
+	unix int64
+	text [19]byte
+}
+
+// lastStamp is the second the latest record was written in: records come
+// many to a second, so the date and clock are worked out once a second.
+var lastStamp atomic.Pointer[stamp]
+
+// secondText returns the date and clock of t (UTC) to the second.
+func secondText(t time.Time) *[19]byte {
+	u := t.Unix()
+	if s := lastStamp.Load(); s != nil && s.unix == u {
+		return &s.text
+	}
+	s := &stamp{unix: u}
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	b := s.text[:0]
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	_ = appendDigits(b, sec, 2)
+	lastStamp.Store(s)
+	return &s.text
 }
 
 // appendDigits appends v (0 ≤ v < 10^width) zero-padded to width digits.

@@ -18,16 +18,21 @@ import (
 // TestJSONLineIsSlogsBytes: the access record appended directly (the
 // fast path of audit.NewJSONHandler) is byte for byte what slog's own
 // JSONHandler writes for the same record, for awkward values too: so a
-// reader, a SIEM parser and the chain's MAC see no difference.
+// reader, a SIEM parser and the chain's MAC see no difference. Both line
+// paths are held to it: the direct one (no Attrs hook) and the one through
+// the attributes (with a hook).
 func TestJSONLineIsSlogsBytes(t *testing.T) {
 	clock := time.Date(2026, 12, 2, 14, 30, 1, 123456789, time.FixedZone("x", 3600))
-	run := func(h slog.Handler) *audit.Auditor {
-		a, err := audit.New(audit.Config{Handler: h, Now: func() time.Time { return clock },
-			LogHeaders: []string{"X-Tenant"},
-			Attrs: func(r *http.Request, at []slog.Attr) []slog.Attr {
-				return append(at, slog.Int("x.n", -7), slog.Bool("x.ok", true), slog.Uint64("x.u", 1<<63),
-					slog.Duration("x.d", 1500*time.Millisecond), slog.String("x.s", r.Header.Get("X-Note")))
-			}})
+	hook := func(r *http.Request, at []slog.Attr) []slog.Attr {
+		return append(at, slog.Int("x.n", -7), slog.Bool("x.ok", true), slog.Uint64("x.u", 1<<63),
+			slog.Duration("x.d", 1500*time.Millisecond), slog.String("x.s", r.Header.Get("X-Note")))
+	}
+	run := func(h slog.Handler, withHook bool) *audit.Auditor {
+		cfg := audit.Config{Handler: h, Now: func() time.Time { return clock }, LogHeaders: []string{"X-Tenant", "Authorization"}}
+		if withHook {
+			cfg.Attrs = hook
+		}
+		a, err := audit.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,31 +40,62 @@ func TestJSONLineIsSlogsBytes(t *testing.T) {
 	}
 	notes := []string{"plain", "<script>&amp;</script>", "quote\" back\\slash", "ctl\x00\x01\x1f\x7f\n\r\t", "bad utf8 \xff\xfe",
 		"line\u2028para\u2029", "é日本🙂", ""}
-	for _, note := range notes {
-		var fast, slow bytes.Buffer
-		lines := &countLines{JSONLineHandler: audit.NewJSONHandler(&fast, nil).(audit.JSONLineHandler)}
-		for i, h := range []slog.Handler{lines, slog.NewJSONHandler(&slow, nil)} {
-			a := run(h)
-			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(http.StatusTeapot)
-				_, _ = w.Write([]byte("body"))
-			})
-			r := httptest.NewRequest("GET", "/v1/x%20y?q="+url.QueryEscape(note), nil)
-			r.Header.Set("X-Request-ID", "req-1")
-			r.Header.Set("User-Agent", note)
-			r.Header.Set("X-Note", note)
-			r.Header.Set("X-Tenant", note)
-			r.RemoteAddr = "[2001:db8::1]:443"
-			a.Handler(next).ServeHTTP(httptest.NewRecorder(), r)
-			if i == 0 && fast.Len() == 0 {
-				t.Fatal("nothing written")
+	cases := []struct {
+		name     string
+		withHook bool
+		method   string
+		remote   string
+		identify bool
+		panics   bool
+	}{
+		{name: "direct", method: "GET", remote: "[2001:db8::1]:443"},
+		{name: "direct, identified, other method", method: "PROPFIND", remote: "192.0.2.7:1", identify: true},
+		{name: "direct, panic", method: "POST", remote: "192.0.2.7:1", panics: true},
+		{name: "hook", withHook: true, method: "GET", remote: "[2001:db8::1]:443", identify: true},
+	}
+	for _, c := range cases {
+		for _, note := range notes {
+			var fast, slow bytes.Buffer
+			lines := &countLines{JSONLineHandler: audit.NewJSONHandler(&fast, nil).(audit.JSONLineHandler)}
+			for i, h := range []slog.Handler{lines, slog.NewJSONHandler(&slow, nil)} {
+				a := run(h, c.withHook)
+				next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if c.identify {
+						secevent.Identify(r.Context(), secevent.Identity{Subject: "alice" + note, Method: "jwt", Issuer: "https://idp.example/" + note})
+					}
+					if c.panics {
+						panic(http.ErrAbortHandler)
+					}
+					w.WriteHeader(http.StatusTeapot)
+					_, _ = w.Write([]byte("body"))
+				})
+				r := httptest.NewRequest(c.method, "/v1/x%20y?q="+url.QueryEscape(note)+"&access_token=secret", nil)
+				r.Pattern = "/v1/{id}" + note
+				r.Header.Set("X-Request-ID", "req-1")
+				r.Header.Set("Traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+				r.Header.Set("User-Agent", note)
+				r.Header.Set("X-Note", note)
+				r.Header.Set("X-Tenant", note)
+				r.Header.Add("X-Tenant", "second")
+				r.Header.Set("Authorization", "Bearer secret")
+				r.RemoteAddr = c.remote
+				func() {
+					defer func() { _ = recover() }()
+					a.Handler(next).ServeHTTP(httptest.NewRecorder(), r)
+				}()
+				if i == 0 && fast.Len() == 0 {
+					t.Fatalf("%s: nothing written", c.name)
+				}
 			}
-		}
-		if lines.n != 1 {
-			t.Errorf("note %q: %d records took the JSON line path, want 1 (the comparison would prove nothing)", note, lines.n)
-		}
-		if fast.String() != slow.String() {
-			t.Errorf("note %q:\n fast %s\n slog %s", note, fast.String(), slow.String())
+			if lines.n != 1 {
+				t.Errorf("%s, note %q: %d records took the JSON line path, want 1 (the comparison would prove nothing)", c.name, note, lines.n)
+			}
+			if fast.String() != slow.String() {
+				t.Errorf("%s, note %q:\n fast %s\n slog %s", c.name, note, fast.String(), slow.String())
+			}
+			if strings.Contains(fast.String(), "secret") {
+				t.Errorf("%s: a credential reached the record: %s", c.name, fast.String())
+			}
 		}
 	}
 }
