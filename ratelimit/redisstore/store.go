@@ -53,8 +53,9 @@ var (
 // Store is a [ratelimit.Store] on Redis: every instance of a fleet that
 // uses the same Redis (and the same ratelimit HashKey) shares the same
 // limits. Each decision is one Lua script run with EVALSHA, one round trip
-// (reloaded on NOSCRIPT), deciding on Redis's clock. It is safe for
-// concurrent use and holds no background goroutine.
+// (reloaded on NOSCRIPT), deciding on Redis's clock; concurrent decisions
+// share round trips (pipelined, each script still on its own). It is safe
+// for concurrent use and holds no background goroutine.
 type Store struct {
 	client  redis.UniversalClient
 	sha     any // the script's SHA-1, boxed once
@@ -65,6 +66,7 @@ type Store struct {
 	group bool
 	br    breaker
 	deny  *denyCache
+	pipe  pipe
 	now   func() time.Time
 	// callerClock makes the script use Take's now instead of Redis TIME.
 	// Only tests set it (export_test.go).
@@ -366,7 +368,7 @@ func (s *Store) eval(ctx context.Context, sc *scratch, source bool, mode int, no
 		args = append(args, &sc.nums[i])
 	}
 	cmd := redis.NewIntSliceCmd(ctx, args...)
-	_ = s.client.Process(ctx, cmd)
+	s.process(ctx, cmd)
 	return cmd.Result()
 }
 
