@@ -74,3 +74,65 @@ func FuzzCompiledMatchesJSONSchema(f *testing.F) {
 		}
 	})
 }
+
+// fallbackDoc has body schemas the fast validator does not take: one with
+// a keyword it does not implement, one that refers to itself for the same
+// value (jsonschema/v6 reports that cycle), one with a recursive $ref it
+// does take (and where it defers a number big.Rat cannot read).
+const fallbackDoc = `
+openapi: 3.1.0
+info: {title: t, version: "1"}
+paths:
+  /pattern:
+    post:
+      requestBody: {content: {application/json: {schema: {type: object, patternProperties: {"^x-": {type: integer}}, properties: {n: {type: integer}}}}}}
+      responses: {'204': {description: ok}}
+  /cycle:
+    post:
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Loop'}}}}
+      responses: {'204': {description: ok}}
+  /tree:
+    post:
+      requestBody: {content: {application/json: {schema: {$ref: '#/components/schemas/Node'}}}}
+      responses: {'204': {description: ok}}
+components:
+  schemas:
+    Loop: {allOf: [{$ref: '#/components/schemas/Loop'}, {type: object}]}
+    Node: {type: object, properties: {n: {type: integer}, kids: {type: array, items: {$ref: '#/components/schemas/Node'}}}}
+`
+
+func TestFastPathTakesOnlyWhatItImplements(t *testing.T) {
+	s := mustSpec(t, openapi.Config{Document: []byte(fallbackDoc)})
+	if fast, all := openapi.FastSchemas(s); fast != 1 || all != 3 {
+		t.Fatalf("FastSchemas = %d of %d, want 1 of 3 (the recursive tree only)", fast, all)
+	}
+	h := s.Handler(&reached{})
+	for _, tc := range []struct {
+		req, body string
+		status    int
+		pointer   string
+		rule      string
+	}{
+		{"POST /pattern", `{"x-a":"s","n":1}`, 400, "", "type"},
+		{"POST /pattern", `{"x-a":1,"n":"s"}`, 400, "/n", "type"},
+		{"POST /pattern", `{"x-a":1,"n":1}`, 204, "", ""},
+		{"POST /cycle", `{}`, 422, "", "schema"},
+		{"POST /tree", `{"kids":[{"kids":[{"n":1.5}]}]}`, 400, "/kids/0/kids/0/n", "type"},
+		{"POST /tree", `{"kids":[{"kids":[{"n":1.0}]}]}`, 204, "", ""},
+		// Past big.Rat's range the fast path leaves the number to jsonschema/v6.
+		{"POST /tree", `{"n":1e1000001}`, 400, "/n", "type"},
+	} {
+		t.Run(tc.req+" "+tc.body, func(t *testing.T) {
+			w, a := call(t, h, tc.req, tc.body)
+			if w.Code != tc.status {
+				t.Fatalf("%s %s: status %d, want %d (%+v)", tc.req, tc.body, w.Code, tc.status, a.Errors)
+			}
+			if tc.rule == "" {
+				return
+			}
+			if len(a.Errors) != 1 || a.Errors[0].Pointer != tc.pointer || a.Errors[0].Rule != tc.rule {
+				t.Fatalf("%s %s: errors %+v, want one %q at %q", tc.req, tc.body, a.Errors, tc.rule, tc.pointer)
+			}
+		})
+	}
+}
