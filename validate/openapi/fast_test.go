@@ -2,6 +2,7 @@ package openapi_test
 
 import (
 	"bytes"
+	"regexp"
 	"slices"
 	"testing"
 
@@ -35,6 +36,10 @@ var diffSeeds = []string{
 	`[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,-1,{"a":1,"b":[2]},{"b":[2.0],"a":1e0}]`, `[null,"a",{}]`, `true`, `null`,
 }
 
+// slowExp matches an exponent of five or six digits: big.Rat, which
+// refuses seven, computes those powers of five.
+var slowExp = regexp.MustCompile(`[eE][+-]?0*[1-9][0-9]{4,5}([^0-9]|$)`)
+
 // FuzzCompiledMatchesJSONSchema: the fast validator and jsonschema/v6
 // agree on every body of every test document: the same accept or refuse,
 // the same failures at the same places; where the fast path defers, it is
@@ -52,6 +57,9 @@ func FuzzCompiledMatchesJSONSchema(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if slowExp.Match(body) {
+			return // jsonschema/v6 spends seconds on 5^99999 in big.Rat: the oracle, not under test
+		}
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 		if err != nil {
 			return

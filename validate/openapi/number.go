@@ -182,14 +182,10 @@ func multipleOf(v, m decimal, mrat *big.Rat) bool {
 	if ok1 && ok2 && M != 0 {
 		d := vs - ms // v/m = (V/M) × 10^d
 		switch {
-		case d >= 0 && d <= 64:
-			r := V % M
-			for range d {
-				hi, lo := bits.Mul64(r, 10)
-				_, r = bits.Div64(hi, lo, M) // hi < M, as r < M
-			}
-			return r == 0
-		case d < 0 && d >= -19:
+		case d >= 0:
+			// M divides V × 10^d.
+			return mulMod(V%M, powMod(10%M, d, M), M) == 0
+		case d >= -19:
 			// V must be a multiple of M × 10^-d.
 			p := uint64(1)
 			for range -d {
@@ -200,6 +196,8 @@ func multipleOf(v, m decimal, mrat *big.Rat) bool {
 				return false // M × 10^-d > V > 0
 			}
 			return V%q == 0
+		default:
+			return false // M × 10^-d ≥ 10^20 > V > 0
 		}
 	}
 	r, ok := new(big.Rat).SetString(v.String())
@@ -207,6 +205,25 @@ func multipleOf(v, m decimal, mrat *big.Rat) bool {
 		return false
 	}
 	return r.Quo(r, mrat).IsInt()
+}
+
+// mulMod returns a × b mod m, for a, b < m.
+func mulMod(a, b, m uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	_, r := bits.Div64(hi, lo, m) // hi < m, as a, b < m
+	return r
+}
+
+// powMod returns b^e mod m, for b < m.
+func powMod(b uint64, e int64, m uint64) uint64 {
+	r := 1 % m
+	for ; e > 0; e >>= 1 {
+		if e&1 == 1 {
+			r = mulMod(r, b, m)
+		}
+		b = mulMod(b, b, m)
+	}
+	return r
 }
 
 // String writes d back as JSON number text (used off the fast path).
