@@ -20,6 +20,7 @@ type Decoder[T any] struct {
 	root     *node
 	rootName string
 	rules    bool // T is a struct (or pointer to one): run the validator
+	tree     bool // T is any: the pre-passed bytes are read by decodeTree
 	scanners sync.Pool
 }
 
@@ -32,7 +33,7 @@ func NewDecoder[T any](v *Validator) (*Decoder[T], error) {
 		return nil, &ConfigError{Field: "Validator", Value: nil, Reason: "is nil; build one with validate.New"}
 	}
 	t := reflect.TypeFor[T]()
-	d := &Decoder[T]{v: v, root: schemaFor(t, v.trusted)}
+	d := &Decoder[T]{v: v, root: schemaFor(t, v.trusted), tree: t == reflect.TypeFor[any]()}
 	st := t
 	if st.Kind() == reflect.Pointer {
 		st = st.Elem()
@@ -148,6 +149,12 @@ func (d *Decoder[T]) decode(data []byte) (T, *InputError) {
 	d.scanners.Put(s)
 	if ierr != nil {
 		return out, ierr
+	}
+	if d.tree {
+		if v, ok := decodeTree(data); ok {
+			out, _ = v.(T) // nil for a null body
+			return out, nil
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

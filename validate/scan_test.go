@@ -165,6 +165,7 @@ func FuzzPrePassMatchesEncodingJSON(f *testing.F) {
 		`{"a":"x","b":1,"c":[{"a":"y"}],"d":{"k":[1,2.5]},"e":1.5,"f":true,"g":{"z":1},"h":{"k":"v"}}`,
 		`{"A":"x"}`, `{"ſkip":"x"}`, `{"a":1}`, `{"b":"1"}`, `{"c":{}}`,
 		`{"i":{"1":"a","01":"b"}}`, `{"i":{"-128":"a","200":"b"}}`, `{"u":{"role":"user","ROLE":"x"}}`,
+		`null`, ` [1e5, -0.0, {"\u0061": [], "b\"": "\ud83d\ude00\n"}, true, false, null] `, `"é"`, `{}`, `[]`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -27,6 +27,7 @@ type bodySpec struct {
 type media struct {
 	typ, sub string // lower case; sub "*" for a range
 	schema   *jsonschema.Schema
+	fast     *fastSchema // schema's fast path; nil when it has none
 }
 
 func (b *builder) body(rb *openapi3.RequestBody) (*bodySpec, error) {
@@ -55,6 +56,7 @@ func (b *builder) content(content openapi3.Content, base, drop string) (*bodySpe
 				errs = append(errs, err)
 				continue
 			}
+			m.fast = fastCompile(m.schema)
 			collectNames(mt.Schema.Value, bs, seen, 0)
 		}
 		bs.media = append(bs.media, m)
@@ -272,10 +274,30 @@ func (bs *bodySpec) pointer(doc any, loc []string) string {
 	return b.String()
 }
 
-// bodyViolations lists how doc breaks the schema.
-func (bs *bodySpec) bodyViolations(doc any, err error, out []Violation) []Violation {
+// validate checks doc against m's schema and lists its failures, by the
+// fast path when m has one and it can decide, else by jsonschema/v6.
+func (m *media) validate(doc any) []leaf {
+	if m.fast != nil {
+		switch m.fast.valid(doc) {
+		case pass:
+			return nil
+		case fail:
+			var out []leaf
+			if m.fast.collect(doc, make([]string, 0, 8), &out) {
+				return out
+			}
+		}
+	}
+	if err := m.schema.Validate(doc); err != nil {
+		return leaves(err)
+	}
+	return nil
+}
+
+// bodyViolations lists how doc breaks the schema, from the failures ls.
+func (bs *bodySpec) bodyViolations(doc any, ls []leaf, out []Violation) []Violation {
 	var body []Violation
-	for _, l := range leaves(err) {
+	for _, l := range ls {
 		ptr := bs.pointer(doc, l.loc)
 		switch {
 		case l.rule == "required" && len(l.missing) > 0:

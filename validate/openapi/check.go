@@ -170,8 +170,8 @@ func (s *Spec) checkBody(bs *bodySpec, m *media, doc any, vs []Violation) []Viol
 	if m.schema == nil {
 		return vs
 	}
-	if err := m.schema.Validate(doc); err != nil {
-		vs = bs.bodyViolations(doc, err, vs)
+	if ls := m.validate(doc); len(ls) > 0 {
+		vs = bs.bodyViolations(doc, ls, vs)
 	}
 	return vs
 }

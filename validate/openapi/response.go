@@ -133,8 +133,8 @@ func (s *Spec) checkResponse(op *operation, rec *recorder) []Violation {
 	if err != nil {
 		return []Violation{{Rule: "malformed", Message: "the response body is not JSON"}}
 	}
-	if err := m.schema.Validate(doc); err != nil {
-		return rs.bodyViolations(doc, err, nil)
+	if ls := m.validate(doc); len(ls) > 0 {
+		return rs.bodyViolations(doc, ls, nil)
 	}
 	return nil
 }
