@@ -324,3 +324,32 @@ func TestUnknownQueryAllowed(t *testing.T) {
 		{name: "declared still checked", req: "GET /users/1?dry=x&utm=1", status: 400, where: "?dry", rule: "type"},
 	})
 }
+
+// TestNumberBeyondBigRatIsRefusedNotPanicked: a number whose exponent
+// math/big cannot read (1e1000001) made jsonschema/v6 dereference a nil
+// big.Rat under minimum/maximum/multipleOf — a panic from user input — in a
+// body, in a query parameter and in a path parameter. It is refused with a
+// 400 naming where it is, and the handler is never reached.
+func TestNumberBeyondBigRatIsRefusedNotPanicked(t *testing.T) {
+	for _, c := range []struct {
+		doc, req, body, where string
+	}{
+		{"keywords-3.0.yaml", "POST /things", `{"name":"a","qty":5,"price":1e1000001}`, "/price"},
+		{"keywords-3.1.yaml", "POST /things", `{"name":"a","qty":5,"price":-1E+1000001}`, "/price"},
+		{"keywords-3.0.yaml", "POST /any", `1e-1000001`, ""},
+		{"petstore-expanded-3.0.yaml", "GET /pets?limit=1e1000001", "", "?limit"},
+	} {
+		h := &reached{}
+		w, a := func() (w *httptest.ResponseRecorder, a answer) {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("%s %s %s: panic: %v", c.doc, c.req, c.body, p)
+				}
+			}()
+			return call(t, mustSpec(t, fromFile(t, c.doc)).Handler(h), c.req, c.body)
+		}()
+		if w.Code != http.StatusBadRequest || h.n != 0 || !has(a.Errors, c.where, "number_range") {
+			t.Errorf("%s %s %s: %d %+v (reached %d); want 400 with number_range at %q", c.doc, c.req, c.body, w.Code, a.Errors, h.n, c.where)
+		}
+	}
+}

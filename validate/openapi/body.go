@@ -277,6 +277,9 @@ func (bs *bodySpec) pointer(doc any, loc []string) string {
 // validate checks doc against m's schema and lists its failures, by the
 // fast path when m has one and it can decide, else by jsonschema/v6.
 func (m *media) validate(doc any) []leaf {
+	if loc, bad := outOfRange(doc, make([]string, 0, 8)); bad {
+		return []leaf{{loc: loc, rule: "number_range"}}
+	}
 	if m.fast != nil {
 		switch m.fast.valid(doc) {
 		case pass:
@@ -358,6 +361,7 @@ var messages = map[string]string{
 	"unknown":              "is not declared by the operation",
 	"malformed":            "is not serialized as the document says",
 	"no_body":              "the operation accepts no body",
+	"number_range":         "is a number with an exponent out of range",
 }
 
 func messageFor(rule string) string {
@@ -371,7 +375,7 @@ func messageFor(rule string) string {
 // the document says; the rest are 422.
 var status400 = map[string]bool{
 	"missing": true, "repeated": true, "unknown": true, "malformed": true, "type": true,
-	"no_body": true, "case_variant_key": true,
+	"no_body": true, "case_variant_key": true, "number_range": true,
 }
 
 func statusOf(vs []Violation, strict bool) int {

@@ -347,7 +347,12 @@ func (s *Spec) checkParams(op *operation, r *http.Request, pathVals map[string]s
 			out = append(out, pv(p, "malformed", "is not serialized as the style says"))
 			continue
 		}
-		if err := p.schema.Validate(p.value(parts)); err != nil {
+		v := p.value(parts)
+		if _, bad := outOfRange(v, nil); bad {
+			out = append(out, pv(p, "number_range", messageFor("number_range")))
+			continue
+		}
+		if err := p.schema.Validate(v); err != nil {
 			for _, l := range leaves(err) {
 				out = append(out, pv(p, l.rule, messageFor(l.rule)))
 			}
