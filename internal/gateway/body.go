@@ -14,6 +14,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/bulwark-go/bulwark/internal/jsonnum"
 	"github.com/bulwark-go/bulwark/problem"
 	"github.com/bulwark-go/bulwark/secevent"
 	"github.com/bulwark-go/bulwark/validate"
@@ -135,10 +136,45 @@ func (e *schemaError) Problem() *problem.Details {
 	return problem.UnprocessableContent("The request body does not match the schema.").With("errors", e.fields)
 }
 
+// numberRangeError is a 400 for a number written with an exponent past
+// jsonnum.MaxExponent, which the schema validator must not be handed.
+type numberRangeError struct{ pointer string }
+
+func (e *numberRangeError) Error() string {
+	return "a number's exponent is out of range at " + e.pointer
+}
+
+func (e *numberRangeError) Problem() *problem.Details {
+	return problem.BadRequest("The request body has a number with an exponent out of range.").
+		With("errors", []map[string]string{{"pointer": e.pointer, "rule": "number_range", "message": "is a number with an exponent out of range"}})
+}
+
+// jsonPointer is the RFC 6901 pointer of the location loc (its tokens).
+func jsonPointer(loc []string) string {
+	var b strings.Builder
+	for _, t := range loc {
+		b.WriteByte('/')
+		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
+	}
+	s := b.String()
+	if len(s) > 128 {
+		s = s[:128]
+	}
+	return s
+}
+
 func (b *bodyPolicy) checkSchema(r *http.Request, raw []byte) error {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
 		return &schemaError{} // cannot happen after validate's pass; refuse anyway
+	}
+	if loc, bad := jsonnum.OutOfRange(doc, nil); bad {
+		ptr := jsonPointer(loc)
+		secevent.Emit(r.Context(), secevent.Event{
+			Name: secevent.InputValidationFail, Reason: "a number's exponent is out of range",
+			Attrs: []slog.Attr{slog.Int("status", http.StatusBadRequest), slog.Any("pointers", []string{ptr})},
+		})
+		return &numberRangeError{pointer: ptr}
 	}
 	err = b.schema.Validate(doc)
 	if err == nil {

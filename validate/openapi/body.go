@@ -13,6 +13,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+
+	"github.com/bulwark-go/bulwark/internal/jsonnum"
 )
 
 // bodySpec is an operation's compiled requestBody.
@@ -277,7 +279,7 @@ func (bs *bodySpec) pointer(doc any, loc []string) string {
 // validate checks doc against m's schema and lists its failures, by the
 // fast path when m has one and it can decide, else by jsonschema/v6.
 func (m *media) validate(doc any) []leaf {
-	if loc, bad := outOfRange(doc, make([]string, 0, 8)); bad {
+	if loc, bad := jsonnum.OutOfRange(doc, make([]string, 0, 8)); bad {
 		return []leaf{{loc: loc, rule: "number_range"}}
 	}
 	if m.fast != nil {

@@ -1,11 +1,8 @@
 package openapi
 
 import (
-	"encoding/json"
-	"maps"
 	"math/big"
 	"math/bits"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -267,52 +264,4 @@ func ratDecimal(r *big.Rat) (decimal, bool) {
 		s += "e-" + strconv.Itoa(k)
 	}
 	return parseDecimal(s)
-}
-
-// maxExponent bounds the exponent a number in a request may be written
-// with. math/big cannot read one past 10^6 (jsonschema/v6 then
-// dereferenced a nil big.Rat under minimum, maximum or multipleOf: a
-// panic from user input), and one of five or six digits costs it seconds
-// of arithmetic; no API number needs more than this.
-const maxExponent = 10_000
-
-// outOfRange reports where in v (a decoded body or parameter value) the
-// first number is whose exponent is beyond ±maxExponent, loc being v's
-// own location (the path to it is appended to loc's array).
-func outOfRange(v any, loc []string) ([]string, bool) {
-	switch x := v.(type) {
-	case json.Number:
-		return loc, !exponentInRange(string(x))
-	case []any:
-		for i, e := range x {
-			if l, bad := outOfRange(e, append(loc, strconv.Itoa(i))); bad {
-				return l, true
-			}
-		}
-	case map[string]any:
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if l, bad := outOfRange(x[k], append(loc, k)); bad {
-				return l, true
-			}
-		}
-	}
-	return nil, false
-}
-
-// exponentInRange reports whether the exponent of the number text t (the
-// part after 'e' or 'E', if any) is within ±maxExponent.
-func exponentInRange(t string) bool {
-	i := strings.IndexAny(t, "eE")
-	if i < 0 {
-		return true
-	}
-	e := strings.TrimLeft(strings.TrimLeft(t[i+1:], "+-"), "0")
-	if e == "" {
-		return true // e0
-	}
-	if len(e) > 5 {
-		return false
-	}
-	n, err := strconv.Atoi(e)
-	return err == nil && n <= maxExponent
 }

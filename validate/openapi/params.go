@@ -12,6 +12,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/bulwark-go/bulwark/internal/jsonnum"
 )
 
 // param is one compiled parameter.
@@ -348,7 +350,7 @@ func (s *Spec) checkParams(op *operation, r *http.Request, pathVals map[string]s
 			continue
 		}
 		v := p.value(parts)
-		if _, bad := outOfRange(v, nil); bad {
+		if _, bad := jsonnum.OutOfRange(v, nil); bad {
 			out = append(out, pv(p, "number_range", messageFor("number_range")))
 			continue
 		}
