@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
@@ -103,7 +104,8 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 		}
 	}
 	return &httputil.ReverseProxy{
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: &bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// ReverseProxy has already dropped hop-by-hop headers, those named
 			// in Connection (so "Connection: X-Bulwark-Subject" removes only
@@ -214,6 +216,33 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			}
 		},
 	}
+}
+
+// bufferPool lends the reverse proxy the buffers it copies response
+// bodies through. Without one, httputil allocates 32 KiB per request:
+// more than everything else the gateway allocates for a small answer
+// together, and the garbage collector's work grows with it. A buffer
+// holds only bytes already sent to some client, and only as far as each
+// read filled it; nothing of it is ever sent again.
+type bufferPool struct{ p sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+const proxyBufferSize = 32 << 10 // httputil's own size
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, proxyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != proxyBufferSize {
+		return
+	}
+	buf = buf[:proxyBufferSize]
+	b.p.Put(&buf)
 }
 
 // scrubURL drops the URL from transport errors (it may hold a query with
