@@ -140,3 +140,16 @@ func BenchmarkServeLoopback(b *testing.B) {
 		})
 	}
 }
+
+// The proxy writes the identity headers into the upstream request's map
+// directly, under these keys: they must be what Header.Set would use.
+func TestIdentityHeaderKeysAreCanonical(t *testing.T) {
+	for _, k := range []string{HeaderSubject, HeaderScopes, HeaderAuthMethod, keyRequestID, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if c := http.CanonicalHeaderKey(k); c != k {
+			t.Errorf("CanonicalHeaderKey(%q) = %q, want it unchanged", k, c)
+		}
+	}
+	if c := http.CanonicalHeaderKey(HeaderRequestID); c != keyRequestID {
+		t.Errorf("CanonicalHeaderKey(%q) = %q, want %q", HeaderRequestID, c, keyRequestID)
+	}
+}
