@@ -147,28 +147,34 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 				}
 			}
 			// The map is keyed by canonical names (the keys below are), as
-			// Set would write them.
+			// Set would write them; the values share one array, each capped
+			// at its own length so that an append elsewhere copies.
+			vals := make([]string, 0, 7)
+			set := func(k, v string) {
+				vals = append(vals, v)
+				out[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+			}
 			if p, ok := auth.PrincipalFromContext(pr.In.Context()); ok {
-				out[HeaderSubject] = []string{p.Subject}
-				out[HeaderScopes] = []string{strings.Join(p.Scopes, " ")}
-				out[HeaderAuthMethod] = []string{p.Method}
+				set(HeaderSubject, p.Subject)
+				set(HeaderScopes, strings.Join(p.Scopes, " "))
+				set(HeaderAuthMethod, p.Method)
 			}
 			if o.requestID != nil {
 				if id, ok := o.requestID(pr.In.Context()); ok {
-					out[keyRequestID] = []string{id}
+					set(keyRequestID, id)
 				}
 			}
 			// The client as clientip resolved it (never a client-written
 			// header), the host it asked for, and how it reached us.
 			if a := clientip.FromRequest(pr.In); a.IsValid() {
-				out["X-Forwarded-For"] = []string{a.String()}
+				set("X-Forwarded-For", a.String())
 			}
-			out["X-Forwarded-Host"] = []string{pr.In.Host}
+			set("X-Forwarded-Host", pr.In.Host)
 			proto := "http"
 			if o.isHTTPS != nil && o.isHTTPS(pr.In) {
 				proto = "https"
 			}
-			out["X-Forwarded-Proto"] = []string{proto}
+			set("X-Forwarded-Proto", proto)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if resp.StatusCode < 500 {
