@@ -106,11 +106,6 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: o.responseTimeout,
 			ForceAttemptHTTP2:     true,
-			// The client's Accept-Encoding goes upstream as it came: the
-			// transport neither asks for gzip on its behalf nor inflates
-			// the answer, which would spend the gateway's CPU to send a
-			// client the bytes it would have had from the upstream anyway.
-			DisableCompression: true,
 		}
 	}
 	// The request headers the gateway owns toward the upstream, and the

@@ -130,11 +130,6 @@ func newService(name string, sc Service, cfg *Config, base http.RoundTripper, m 
 			IdleConnTimeout:       sc.Timeouts.Idle.or(defaultIdleTimeout),
 			ResponseHeaderTimeout: sc.Timeouts.ResponseHeader.or(defaultResponseTimeout),
 			ForceAttemptHTTP2:     true,
-			// The client's Accept-Encoding goes upstream as it came: the
-			// transport neither asks for gzip on its behalf nor inflates
-			// the answer, which would spend the gateway's CPU to send a
-			// client the bytes it would have had from the upstream anyway.
-			DisableCompression: true,
 		}
 	}
 	for _, t := range s.targets {
