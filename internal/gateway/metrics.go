@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +44,59 @@ type metrics struct {
 	revocation    *revocationMetrics     // revocation channels, deny-list, back-channel logout
 
 	live liveServices // for the requests in flight per target
+
+	// The series a request lands in, by their label values.
+	activeBy   handles[string, prometheus.Gauge]
+	durationBy handles[serverSeries, prometheus.Observer]
+}
+
+// serverSeries are the labels of one http_server_request_duration_seconds
+// series.
+type serverSeries struct {
+	method  string
+	code    int
+	route   string
+	service string
+}
+
+// handles caches the children of a metric vector by their label values,
+// so that a request finds its series in one map read, without the
+// vector's hashing and comparing of every label value under its lock or
+// formatting the status code. The map is replaced, never changed, when a
+// series is added: reads take no lock. Nothing is removed, as the vectors
+// never remove a child either, so it holds no more series than /metrics
+// shows.
+type handles[K comparable, M any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]M]
+}
+
+// get returns the handle of k, if there is one yet.
+func (h *handles[K, M]) get(k K) (M, bool) {
+	if m := h.m.Load(); m != nil {
+		v, ok := (*m)[k]
+		return v, ok
+	}
+	var zero M
+	return zero, false
+}
+
+// add keeps v as the handle of k, unless another request added one first:
+// then that one is returned.
+func (h *handles[K, M]) add(k K, v M) M {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := h.m.Load()
+	next := map[K]M{}
+	if old != nil {
+		if cur, ok := (*old)[k]; ok {
+			return cur
+		}
+		next = maps.Clone(*old)
+	}
+	next[k] = v
+	h.m.Store(&next)
+	return v
 }
 
 // liveServices are the services of every gateway not yet closed (during
@@ -179,7 +234,10 @@ func (m *metrics) instrument(route func(*http.Request) (name, service string), n
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		method := otelMethod(r.Method)
-		active := m.active.WithLabelValues(method)
+		active, ok := m.activeBy.get(method)
+		if !ok {
+			active = m.activeBy.add(method, m.active.WithLabelValues(method))
+		}
 		active.Inc()
 		defer active.Dec()
 		prev, _ := secevent.FromContext(r.Context())
@@ -187,7 +245,12 @@ func (m *metrics) instrument(route func(*http.Request) (name, service string), n
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		name, svc := route(r)
-		m.serverDuration.WithLabelValues(method, strconv.Itoa(sw.code), name, svc).Observe(time.Since(start).Seconds())
+		k := serverSeries{method, sw.code, name, svc}
+		o, ok := m.durationBy.get(k)
+		if !ok {
+			o = m.durationBy.add(k, m.serverDuration.WithLabelValues(method, strconv.Itoa(sw.code), name, svc))
+		}
+		o.Observe(time.Since(start).Seconds())
 	})
 }
 

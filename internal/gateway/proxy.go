@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwark-go/bulwark/auth"
@@ -28,6 +30,10 @@ const (
 	HeaderAuthMethod = "X-Bulwark-Auth-Method"
 	HeaderRequestID  = "X-Request-ID"
 )
+
+// keyRequestID is [HeaderRequestID] as an http.Header keys it; the other
+// identity headers are spelled canonically already.
+const keyRequestID = "X-Request-Id"
 
 // routeInfo travels in the request context from the router to the proxy.
 type routeInfo struct {
@@ -102,8 +108,19 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			ForceAttemptHTTP2:     true,
 		}
 	}
+	// The request headers the gateway owns toward the upstream, and the
+	// client's credentials, by canonical name.
+	owned := map[string]bool{}
+	for _, h := range slices.Concat([]string{HeaderSubject, HeaderScopes, HeaderAuthMethod, HeaderRequestID}, forwardingHeaders) {
+		owned[http.CanonicalHeaderKey(h)] = true
+	}
+	credentials := map[string]bool{"Authorization": true}
+	if o.apiKeyHeader != "" {
+		credentials[http.CanonicalHeaderKey(o.apiKeyHeader)] = true
+	}
 	return &httputil.ReverseProxy{
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: &bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			// ReverseProxy has already dropped hop-by-hop headers, those named
 			// in Connection (so "Connection: X-Bulwark-Subject" removes only
@@ -115,41 +132,44 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			}
 			// The canonical request has already lost the identity and
 			// override headers in every spelling, and every header with "_"
-			// in its name.
+			// in its name. One pass over the request's headers (a handful)
+			// instead of a Del per name the gateway owns (some twenty).
 			out := pr.Out.Header
-			for _, h := range []string{HeaderSubject, HeaderScopes, HeaderAuthMethod, HeaderRequestID} {
-				out.Del(h)
-			}
-			for _, h := range forwardingHeaders {
-				out.Del(h)
-			}
-			if ri.authenticates && !ri.forwardCredentials {
-				out.Del("Authorization")
-				if o.apiKeyHeader != "" {
-					out.Del(o.apiKeyHeader)
+			dropCreds := ri.authenticates && !ri.forwardCredentials
+			for k := range out {
+				if owned[k] || (dropCreds && credentials[k]) {
+					delete(out, k)
 				}
 			}
+			// The map is keyed by canonical names (the keys below are), as
+			// Set would write them; the values share one array, each capped
+			// at its own length so that an append elsewhere copies.
+			vals := make([]string, 0, 7)
+			set := func(k, v string) {
+				vals = append(vals, v)
+				out[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+			}
 			if p, ok := auth.PrincipalFromContext(pr.In.Context()); ok {
-				out.Set(HeaderSubject, p.Subject)
-				out.Set(HeaderScopes, strings.Join(p.Scopes, " "))
-				out.Set(HeaderAuthMethod, p.Method)
+				set(HeaderSubject, p.Subject)
+				set(HeaderScopes, strings.Join(p.Scopes, " "))
+				set(HeaderAuthMethod, p.Method)
 			}
 			if o.requestID != nil {
 				if id, ok := o.requestID(pr.In.Context()); ok {
-					out.Set(HeaderRequestID, id)
+					set(keyRequestID, id)
 				}
 			}
 			// The client as clientip resolved it (never a client-written
 			// header), the host it asked for, and how it reached us.
 			if a := clientip.FromRequest(pr.In); a.IsValid() {
-				out.Set("X-Forwarded-For", a.String())
+				set("X-Forwarded-For", a.String())
 			}
-			out.Set("X-Forwarded-Host", pr.In.Host)
+			set("X-Forwarded-Host", pr.In.Host)
 			proto := "http"
 			if o.isHTTPS != nil && o.isHTTPS(pr.In) {
 				proto = "https"
 			}
-			out.Set("X-Forwarded-Proto", proto)
+			set("X-Forwarded-Proto", proto)
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if resp.StatusCode < 500 {
@@ -214,6 +234,33 @@ func newReverseProxy(o proxyOptions) *httputil.ReverseProxy {
 			}
 		},
 	}
+}
+
+// bufferPool lends the reverse proxy the buffers it copies response
+// bodies through. Without one, httputil allocates 32 KiB per request:
+// more than everything else the gateway allocates for a small answer
+// together, and the garbage collector's work grows with it. A buffer
+// holds only bytes already sent to some client, and only as far as each
+// read filled it; nothing of it is ever sent again.
+type bufferPool struct{ p sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+const proxyBufferSize = 32 << 10 // httputil's own size
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, proxyBufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) != proxyBufferSize {
+		return
+	}
+	buf = buf[:proxyBufferSize]
+	b.p.Put(&buf)
 }
 
 // scrubURL drops the URL from transport errors (it may hold a query with

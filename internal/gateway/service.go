@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of a service's settings.
@@ -67,6 +69,16 @@ type target struct {
 	fails        atomic.Int32 // consecutive failures
 	ejectedUntil atomic.Int64 // unix nanoseconds; 0: in the rotation
 	down         atomic.Bool  // the last active health check failed
+
+	durationBy handles[clientSeries, prometheus.Observer] // its http_client_request_duration_seconds
+}
+
+// clientSeries are the labels of one target's
+// http_client_request_duration_seconds series besides its own.
+type clientSeries struct {
+	method  string
+	code    int // 0: no response
+	errType string
 }
 
 // available reports whether t may be given requests now.
@@ -373,22 +385,30 @@ func (s *service) probe(ctx context.Context, client *http.Client, t *target, sta
 // observe records one attempt in http_client_request_duration_seconds
 // (until the response headers: the body streams to the client).
 func (s *service) observe(method string, t *target, resp *http.Response, err error, d time.Duration) {
-	code, errType := "", ""
+	k := clientSeries{method: otelMethod(method)}
 	if resp != nil {
-		code = strconv.Itoa(resp.StatusCode)
+		k.code = resp.StatusCode
 	}
 	if err != nil {
 		var ne net.Error
 		switch {
 		case errors.As(err, &ne) && ne.Timeout():
-			errType = "timeout"
+			k.errType = "timeout"
 		case isDialError(err):
-			errType = "connection"
+			k.errType = "connection"
 		default:
-			errType = "other"
+			k.errType = "other"
 		}
 	}
-	s.m.clientDuration.WithLabelValues(otelMethod(method), code, t.url.Host, s.name, errType).Observe(d.Seconds())
+	o, ok := t.durationBy.get(k)
+	if !ok {
+		code := ""
+		if k.code != 0 {
+			code = strconv.Itoa(k.code)
+		}
+		o = t.durationBy.add(k, s.m.clientDuration.WithLabelValues(k.method, code, t.url.Host, s.name, k.errType))
+	}
+	o.Observe(d.Seconds())
 }
 
 func isDialError(err error) bool {

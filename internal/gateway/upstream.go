@@ -99,7 +99,11 @@ func (u *upstreamWriter) WriteHeader(code int) {
 		if u.private && k == "Cache-Control" && sharedCacheable(v) {
 			v = []string{"private, no-store"}
 		}
-		dst[k] = append(dst[k], v...)
+		if old := dst[k]; len(old) > 0 {
+			dst[k] = append(old[:len(old):len(old)], v...)
+		} else {
+			dst[k] = v // the private map's own slice: nothing else holds it
+		}
 	}
 	u.w.WriteHeader(code)
 }
