@@ -210,7 +210,7 @@ func (t *replayTable) grow(now uint32) {
 	old := t.buckets
 	n := 2 * len(old)
 	t.buckets = make([]replayBucket, n)
-	t.mask = uint64(n - 1)
+	t.mask = uint64(n - 1) // #nosec G115 -- n is a power of two, at least 2
 	t.used = 0
 	t.minExp = math.MaxUint32
 	for i := range old {
