@@ -2,17 +2,20 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
 
 // DefaultReplayCapacity is the number of one-time values a
 // [MemoryReplayStore] remembers by default: at the default 60 s proof
-// window, about 4 000 proofs a second, in about 7 MiB when full (64 bits
-// of each key, in a map and in a list by expiry second).
+// window, about 4 000 proofs a second, in 4 MiB when full (64 bits of each
+// key and its expiry second, 12.8 bytes a value in a table at most 4/5
+// full).
 const DefaultReplayCapacity = 1 << 18
 
 // MemoryReplayOptions configure a [MemoryReplayStore].
@@ -29,42 +32,38 @@ type MemoryReplayOptions struct {
 // instance (every instance of a fleet needs to see every proof, which a
 // shared store such as auth/redisreplay gives).
 //
-// A full store does not forget a value that could still be accepted, and
-// does not refuse fresh ones wholesale either: it forgets the values whose
-// time ends first, and from then on refuses ([ErrReplayed]) every value
-// whose time ends no later than theirs, since it can no longer tell
-// whether those were seen. Under a flood the window within which proofs
-// are accepted shrinks from its old end; proofs made now keep working, and
-// no proof is ever accepted twice.
+// A value is remembered until the end of the second in which its time
+// ends. A full store does not forget a value that could still be
+// accepted, and does not refuse fresh ones wholesale either: it forgets
+// the values whose time ends first, and from then on refuses
+// ([ErrReplayed]) every value whose time ends no later than theirs, since
+// it can no longer tell whether those were seen. Under a flood the window
+// within which proofs are accepted shrinks from its old end; proofs made
+// now keep working, and no proof is ever accepted twice. A value whose
+// time ends more than 68 years from the store's creation (or began more
+// than 68 years before it) is refused too: the store cannot hold it.
+//
+// It keeps 64 bits of each key: two keys that share them (about once in
+// 2^29 full stores) make the later one refused as replayed, so that a
+// fresh proof is asked for; a replay is never accepted.
 //
 // It is safe for concurrent use, sharded to keep lock hold times short.
+// It does not allocate once its tables have grown to their size.
 type MemoryReplayStore struct {
 	shards [replayShards]replayShard
 	now    func() time.Time
+	seed   uint64 // mixed into each key, so that clients cannot choose where their values go
+	epoch  int64  // Unix second 0 of the tables' scale
 }
 
 var _ ReplayStore = (*MemoryReplayStore)(nil)
 
 const replayShards = 16
 
-// maxSpare bounds the emptied bucket lists a shard keeps for reuse.
-const maxSpare = 4
-
 type replayShard struct {
 	mu sync.Mutex
-	// seen holds 64 bits of each key (a SHA-256): small enough that a
-	// store of hundreds of thousands stays in the CPU's caches. Two keys
-	// that share them (about once in 2^29 full stores) make the later
-	// one refused as replayed: a fresh proof is asked for, and a replay is
-	// never accepted.
-	seen    map[uint64]struct{}
-	buckets map[int64][]uint64 // by the second in which the value's time ends (rounded up)
-	oldest  int64              // the smallest key of buckets, when it has one
-	newest  int64              // the largest key of buckets, when it has one
-	spare   [][]uint64         // emptied bucket lists, for reuse
-	floor   int64              // Unix ns: values whose time ends at or before it are refused
-	max     int
-	_       [64]byte // keep shards on their own cache lines
+	t  replayTable
+	_  [64]byte // keep shards on their own cache lines
 }
 
 // NewMemoryReplayStore returns an empty store. It refuses a Capacity
@@ -80,10 +79,14 @@ func NewMemoryReplayStore(o MemoryReplayOptions) (*MemoryReplayStore, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	var seed [8]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand)
+	s.seed = binary.LittleEndian.Uint64(seed[:])
+	// The tables count seconds in 32 bits from 2^31 s (68 years) before
+	// now: 68 years either way.
+	s.epoch = floorDiv(s.now().UnixNano(), int64(time.Second)) - 1<<31
 	for i := range s.shards {
-		s.shards[i].seen = make(map[uint64]struct{})
-		s.shards[i].buckets = make(map[int64][]uint64)
-		s.shards[i].max = o.Capacity / replayShards
+		s.shards[i].t = newReplayTable(o.Capacity / replayShards)
 	}
 	return s, nil
 }
@@ -92,13 +95,14 @@ func NewMemoryReplayStore(o MemoryReplayOptions) (*MemoryReplayStore, error) {
 var (
 	errReplayed   = ErrReplayed
 	errForgotten  = fmt.Errorf("%w (earlier than the store still remembers)", ErrReplayed)
+	errTooFar     = fmt.Errorf("%w (its time is beyond what the store can hold)", ErrReplayed)
 	errNotStarted = errors.New("auth: replay store not initialised")
 )
 
 // Use implements [ReplayStore]. A value whose time has already ended is
 // not recorded (there is nothing left to refuse).
 func (s *MemoryReplayStore) Use(_ context.Context, key ReplayKey, until time.Time) error {
-	if s == nil || s.shards[0].seen == nil {
+	if s == nil || s.shards[0].t.buckets == nil {
 		return errNotStarted
 	}
 	now := s.now().UnixNano()
@@ -106,106 +110,54 @@ func (s *MemoryReplayStore) Use(_ context.Context, key ReplayKey, until time.Tim
 	if end <= now {
 		return nil
 	}
-	sh := &s.shards[key[0]%replayShards]
-	k := binary.LittleEndian.Uint64(key[8:16])
+	// The end's second, rounded up, and now's, rounded down: a value is
+	// live while its second is later than now's.
+	exp := floorDiv(end-1, int64(time.Second)) + 1 - s.epoch
+	if exp < 1 || exp > math.MaxUint32 {
+		return errTooFar
+	}
+	h := replayMix(binary.LittleEndian.Uint64(key[8:16]) ^ s.seed)
+	sh := &s.shards[h>>60]
+	n := s.nowSecond(now)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	sh.expire(now)
-	if end <= sh.floor {
-		return errForgotten
-	}
-	if len(sh.seen) >= sh.max {
-		if _, dup := sh.seen[k]; dup {
-			return errReplayed
-		}
-		sh.evict()
-		if end <= sh.floor {
-			return errForgotten
-		}
-	}
-	// One map operation: the insert says whether k was there.
-	n := len(sh.seen)
-	sh.seen[k] = struct{}{}
-	if len(sh.seen) == n {
-		return errReplayed
-	}
-	b := (end + int64(time.Second) - 1) / int64(time.Second)
-	if len(sh.buckets) == 0 || b < sh.oldest {
-		sh.oldest = b
-	}
-	if len(sh.buckets) == 0 || b > sh.newest {
-		sh.newest = b
-	}
-	list, ok := sh.buckets[b]
-	if !ok && len(sh.spare) > 0 {
-		list, sh.spare = sh.spare[len(sh.spare)-1], sh.spare[:len(sh.spare)-1]
-	}
-	sh.buckets[b] = append(list, k)
-	return nil
+	err := sh.t.use(h, uint32(exp), n)
+	sh.mu.Unlock()
+	return err
 }
 
-// expire drops the buckets whose values' times have all ended.
-func (sh *replayShard) expire(now int64) {
-	for len(sh.buckets) > 0 && sh.oldest*int64(time.Second) <= now {
-		sh.drop()
-	}
+// nowSecond is now on the tables' scale, held within it: before it
+// every value is live, after it none is, as they are in truth.
+func (s *MemoryReplayStore) nowSecond(now int64) uint32 {
+	return uint32(min(max(floorDiv(now, int64(time.Second))-s.epoch, 0), math.MaxUint32))
 }
 
-// evict forgets the bucket whose values end first, and refuses from now on
-// everything that ends no later.
-func (sh *replayShard) evict() {
-	if len(sh.buckets) == 0 {
-		return
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
 	}
-	if f := sh.oldest * int64(time.Second); f > sh.floor {
-		sh.floor = f
-	}
-	sh.drop()
+	return q
 }
 
-// drop removes the oldest bucket and finds the next.
-func (sh *replayShard) drop() {
-	gone := sh.buckets[sh.oldest]
-	for _, k := range gone {
-		delete(sh.seen, k)
-	}
-	delete(sh.buckets, sh.oldest)
-	if len(sh.spare) < maxSpare {
-		sh.spare = append(sh.spare, gone[:0]) // reused by the next second's values
-	}
-	if len(sh.buckets) == 0 {
-		return
-	}
-	// The next is usually a second or two on: step to it when the
-	// buckets are dense (a map's iteration costs more than the lookups),
-	// scan them all when they are sparse.
-	if sh.newest-sh.oldest <= int64(2*len(sh.buckets)+64) {
-		for b := sh.oldest + 1; b <= sh.newest; b++ {
-			if _, ok := sh.buckets[b]; ok {
-				sh.oldest = b
-				return
-			}
-		}
-	}
-	first := true
-	for b := range sh.buckets {
-		if first || b < sh.oldest {
-			sh.oldest, first = b, false
-		}
-	}
+// replayMix is a bijection of 64-bit values that spreads every input bit
+// over the output (splitmix64's finalizer): keys equal after it were
+// equal before.
+func replayMix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 // Len reports how many values the store remembers now (those whose time
 // has ended are forgotten first).
 func (s *MemoryReplayStore) Len() int {
-	n := 0
-	now := s.now().UnixNano()
+	total := 0
+	n := s.nowSecond(s.now().UnixNano())
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		sh.expire(now)
-		n += len(sh.seen)
+		total += sh.t.live(n)
 		sh.mu.Unlock()
 	}
-	return n
+	return total
 }

@@ -155,3 +155,100 @@ func TestMemoryReplayStoreConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryReplayStoreCollision: two values whose keys share the 64 bits
+// the store keeps are one value to it. The later is refused while the
+// earlier is live (an honest proof asked to try again), is accepted once
+// the earlier's time has ended, and neither is ever accepted twice.
+func TestMemoryReplayStoreCollision(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := auth.NewMemoryReplayStore(auth.MemoryReplayOptions{Capacity: 1024, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, b := replayKey(1), replayKey(2)
+	copy(b[8:16], a[8:16])
+	if err := s.Use(ctx, a, clock.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Use(ctx, b, clock.Now().Add(time.Minute)); !errors.Is(err, auth.ErrReplayed) {
+		t.Fatalf("colliding value while the first is live = %v, want ErrReplayed", err)
+	}
+	if err := s.Use(ctx, a, clock.Now().Add(time.Minute)); !errors.Is(err, auth.ErrReplayed) {
+		t.Fatalf("replay of the first after a collision = %v, want ErrReplayed", err)
+	}
+	clock.Advance(61 * time.Second)
+	if err := s.Use(ctx, b, clock.Now().Add(time.Minute)); err != nil {
+		t.Fatalf("colliding value after the first's time = %v, want accepted", err)
+	}
+	for _, k := range []auth.ReplayKey{a, b} {
+		if err := s.Use(ctx, k, clock.Now().Add(time.Minute)); !errors.Is(err, auth.ErrReplayed) {
+			t.Fatalf("replay = %v, want ErrReplayed", err)
+		}
+	}
+}
+
+// TestMemoryReplayStoreTimeBeyondReach: a value whose time ends further
+// from the store's creation than it counts is refused, never remembered
+// for less time than asked.
+func TestMemoryReplayStoreTimeBeyondReach(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := auth.NewMemoryReplayStore(auth.MemoryReplayOptions{Capacity: 1024, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Use(ctx, replayKey(1), clock.Now().Add(100*365*24*time.Hour)); !errors.Is(err, auth.ErrReplayed) {
+		t.Fatalf("value ending in 100 years = %v, want refused", err)
+	}
+	if err := s.Use(ctx, replayKey(2), clock.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("value ending in an hour = %v, want accepted", err)
+	}
+}
+
+// TestMemoryReplayStoreConcurrentFlood: goroutines racing over the same
+// values, in a store too small for them, with the clock moving on: each
+// value is accepted at most once within its time, and the store stays
+// within its capacity. Run with -race.
+func TestMemoryReplayStoreConcurrentFlood(t *testing.T) {
+	const capacity = 256
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	s, err := auth.NewMemoryReplayStore(auth.MemoryReplayOptions{Capacity: capacity, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := clock.Now()
+	var mu sync.Mutex
+	wins := map[uint64]int{}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range uint64(3000) {
+				if g == 0 && i%100 == 0 {
+					clock.Advance(time.Second)
+				}
+				// Every value's time ends long after the test's clock does.
+				if s.Use(context.Background(), replayKey(i), start.Add(time.Hour+time.Duration(i)*time.Millisecond)) == nil {
+					mu.Lock()
+					wins[i]++
+					mu.Unlock()
+				}
+				if i%500 == 0 {
+					if l := s.Len(); l > capacity {
+						t.Errorf("store holds %d values, capacity %d", l, capacity)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i, n := range wins {
+		if n > 1 {
+			t.Fatalf("value %d accepted %d times", i, n)
+		}
+	}
+	if len(wins) < capacity/2 {
+		t.Errorf("%d values accepted, want at least %d", len(wins), capacity/2)
+	}
+}

@@ -1,6 +1,7 @@
 package jwt
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -80,44 +81,64 @@ func parseToken(tok string, maxSize int) (*parsed, string, error) {
 		return nil, "bad base64 in signature", ErrTokenShape
 	}
 
-	hdr, err := claims.Decode(hdrJSON)
+	// The header is read for a few members, as text, without a map.
+	var h struct {
+		alg, kid, typ, cty              []byte
+		hasKid, hasTyp, hasCrit, hasB64 bool
+	}
+	err = claims.Walk(hdrJSON, func(name string, v []byte) {
+		switch name {
+		case "alg":
+			h.alg = v
+		case "kid":
+			h.kid, h.hasKid = v, true
+		case "typ":
+			h.typ, h.hasTyp = v, true
+		case "crit":
+			h.hasCrit = true
+		case "b64":
+			h.hasB64 = true
+		case "cty":
+			h.cty = v
+		}
+	})
 	if err != nil {
 		return nil, "invalid JOSE header JSON", errors.Join(ErrHeader, err)
 	}
 	p := &parsed{signingInput: raw[:d2], sig: sig}
-	alg, ok := hdr["alg"].(string)
+	alg, ok := claims.String(h.alg)
 	if !ok {
 		return nil, "missing alg", ErrHeader
 	}
-	p.alg = alg
-	if v, present := hdr["kid"]; present {
-		kid, ok := v.(string)
-		if !ok || kid == "" || len(kid) > maxKidLen {
+	p.alg = string(alg)
+	if h.hasKid {
+		kid, ok := claims.String(h.kid)
+		if !ok || len(kid) == 0 || len(kid) > maxKidLen {
 			return nil, "invalid kid", ErrHeader
 		}
-		p.kid = kid
+		p.kid = string(kid)
 	}
-	if v, present := hdr["typ"]; present {
-		typ, ok := v.(string)
+	if h.hasTyp {
+		typ, ok := claims.String(h.typ)
 		if !ok {
 			return nil, "invalid typ", ErrHeader
 		}
-		p.typ, p.hasTyp = typ, true
+		p.typ, p.hasTyp = string(typ), true
 	}
 	// RFC 7515 §4.1.11: a recipient must refuse a crit it does not
 	// understand, and this verifier understands no extension. "b64"
 	// (RFC 7797) would change what is signed; it is refused even without
 	// crit.
-	if _, present := hdr["crit"]; present {
+	if h.hasCrit {
 		return nil, "unsupported crit header", ErrHeader
 	}
-	if _, present := hdr["b64"]; present {
+	if h.hasB64 {
 		return nil, "unsupported b64 header", ErrHeader
 	}
 	// An encrypted token (JWE) has five segments and never gets here; a
 	// nested JWT ("cty": "JWT") is not an access token.
-	if cty, present := hdr["cty"]; present {
-		if s, ok := cty.(string); !ok || strings.EqualFold(s, "JWT") {
+	if h.cty != nil {
+		if s, ok := claims.String(h.cty); !ok || bytes.EqualFold(s, []byte("JWT")) {
 			return nil, "nested JWT", ErrHeader
 		}
 	}

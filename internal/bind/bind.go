@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jws/jwsbb"
@@ -47,6 +48,7 @@ type Checker struct {
 	trusted    clientip.Trusted
 	canon      *canonical.Canonicalizer
 	now        func() time.Time
+	bufs       sync.Pool // *[]byte: a copy of the access token to hash without allocating
 }
 
 // Check reports every problem of the options, each an
@@ -222,10 +224,10 @@ func (c *Checker) checkProof(ctx context.Context, r *http.Request, token, jkt st
 	}
 	// The cheap checks first: a proof for another key, request or time is
 	// refused without a signature check.
-	if p.key.jkt != jkt {
+	if string(p.key.jkt[:]) != jkt {
 		return invalidToken("DPoP proof key does not match the token's cnf.jkt")
 	}
-	if p.htm != r.Method {
+	if string(p.htm) != r.Method {
 		return invalidProof("DPoP proof htm is not the request's method")
 	}
 	if !c.htuMatches(p.htu, r) {
@@ -238,14 +240,14 @@ func (c *Checker) checkProof(ctx context.Context, r *http.Request, token, jkt st
 	if p.iat.After(now.Add(c.window)) {
 		return invalidProof("DPoP proof iat in the future")
 	}
-	if !p.hasAth || p.ath != accessTokenHash(token) {
+	if !p.hasAth || !c.athMatches(p.ath, token) {
 		return invalidProof("DPoP proof ath is not the hash of the access token")
 	}
 	if c.nonces != nil {
 		if !p.hasNonce {
 			return c.askNonce("DPoP proof without the server's nonce", now)
 		}
-		if !c.nonces.valid(p.nonce, now) {
+		if !c.nonces.valid(string(p.nonce), now) {
 			return c.askNonce("DPoP proof with a stale or foreign nonce", now)
 		}
 	}
@@ -254,7 +256,7 @@ func (c *Checker) checkProof(ctx context.Context, r *http.Request, token, jkt st
 	}
 	// Last, once everything else holds: only proofs that would have been
 	// accepted take room in the replay store.
-	err = c.replay.Use(ctx, ReplayKey(jkt, p.jti), p.iat.Add(c.window))
+	err = c.replay.Use(ctx, replayKey(jkt, p.jti), p.iat.Add(c.window))
 	switch {
 	case errors.Is(err, auth.ErrReplayed):
 		return invalidProof("DPoP proof replayed")
@@ -279,20 +281,36 @@ func (c *Checker) Nonce() string {
 
 // ReplayKey scopes a proof's jti to its key: one client's jti can never
 // spoil another's.
-func ReplayKey(jkt, jti string) auth.ReplayKey {
-	h := sha256.New()
-	h.Write([]byte(jkt))
-	h.Write([]byte{0})
-	h.Write([]byte(jti))
-	var k auth.ReplayKey
-	h.Sum(k[:0])
-	return k
+func ReplayKey(jkt, jti string) auth.ReplayKey { return replayKey(jkt, []byte(jti)) }
+
+func replayKey(jkt string, jti []byte) auth.ReplayKey {
+	// jkt is 43 characters and jti at most maxJTILen: the input fits on
+	// the stack.
+	var in [64 + maxJTILen]byte
+	b := append(append(append(in[:0], jkt...), 0), jti...)
+	return sha256.Sum256(b)
 }
 
-// accessTokenHash is the ath of a token: base64url(SHA-256(token)).
-func accessTokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+// athMatches reports whether ath is the hash of the access token,
+// base64url(SHA-256(token)) (RFC 9449 §4.2).
+func (c *Checker) athMatches(ath []byte, token string) bool {
+	if len(ath) != 43 {
+		return false
+	}
+	bp, _ := c.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 2048)
+		bp = &b
+	}
+	b := append((*bp)[:0], token...)
+	sum := sha256.Sum256(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		c.bufs.Put(bp)
+	}
+	var want [43]byte
+	base64.RawURLEncoding.Encode(want[:], sum[:])
+	return string(ath) == string(want[:])
 }
 
 // htuMatches reports whether htu names the URL r was sent to, without its
@@ -301,7 +319,56 @@ func accessTokenHash(token string) string {
 // paths compared in the canonical form the gateway routes by
 // (percent-encoding normalised, dot-segments removed). A path without a
 // canonical form on either side never matches.
-func (c *Checker) htuMatches(htu string, r *http.Request) bool {
+func (c *Checker) htuMatches(htu []byte, r *http.Request) bool {
+	rp := r.URL.EscapedPath()
+	if c.origin == nil && plainHTU(htu, r, rp) {
+		// htu is the request's own origin and path, byte for byte, in
+		// characters that no parsing reads differently: the comparison
+		// below would compare each with itself.
+		_, _, err := c.canon.Path(rp)
+		return err == nil
+	}
+	return c.htuMatchesParsed(string(htu), r, rp)
+}
+
+// plainHTU reports whether htu is exactly scheme://host/path of r, with a
+// host of letters, digits, dots and hyphens (and a port of digits) and a
+// path of unreserved characters and slashes only.
+func plainHTU(htu []byte, r *http.Request, rp string) bool {
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	host := r.Host
+	if len(htu) != len(scheme)+len(host)+len(rp) || len(rp) == 0 || rp[0] != '/' ||
+		string(htu[:len(scheme)]) != scheme || string(htu[len(scheme):len(scheme)+len(host)]) != host ||
+		string(htu[len(scheme)+len(host):]) != rp {
+		return false
+	}
+	port := false
+	for i := 0; i < len(host); i++ {
+		switch c := host[i]; {
+		case c == ':' && !port && i > 0 && i < len(host)-1:
+			port = true
+		case c >= '0' && c <= '9':
+		case !port && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	for i := 0; i < len(rp); i++ {
+		switch c := rp[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~', c == '/':
+		default:
+			return false
+		}
+	}
+	return len(host) > 0
+}
+
+// htuMatchesParsed is htuMatches for any htu and origin: both are parsed
+// as URLs and compared by their parts.
+func (c *Checker) htuMatchesParsed(htu string, r *http.Request, rp string) bool {
 	u, err := url.Parse(htu)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Opaque != "" {
 		return false
@@ -322,7 +389,6 @@ func (c *Checker) htuMatches(htu string, r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	rp := r.URL.EscapedPath()
 	if rp == "" {
 		rp = "/"
 	}

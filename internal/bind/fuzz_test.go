@@ -1,9 +1,14 @@
 package bind
 
 import (
+	cryptotls "crypto/tls"
 	"encoding/base64"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-go/bulwark/auth"
 )
 
 func enc(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -24,7 +29,7 @@ func FuzzParseProof(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.key.key == nil || len(p.key.jkt) != 43 || p.jti == "" || !algs[p.alg] || len(s) > MaxProofSize {
+		if p.key.key == nil || len(p.key.jkt) != 43 || len(p.jti) == 0 || !algs[p.alg] || len(s) > MaxProofSize {
 			t.Fatalf("parseProof(%q) accepted an incomplete proof: %+v", s, p)
 		}
 	})
@@ -43,6 +48,38 @@ func FuzzParseConfirmation(f *testing.F) {
 		}
 		if (c.JKT != "" && !isSHA256B64(c.JKT)) || (c.X5T != "" && !isSHA256B64(c.X5T)) || !c.Bound() {
 			t.Fatalf("ParseConfirmation(%q: %q) = %+v", name, value, c)
+		}
+	})
+}
+
+// FuzzHTUMatches: the fast comparison of a proof's htu with the request
+// (htu byte for byte the request's origin and path) decides exactly as
+// parsing both as URLs does, for any htu, host and path.
+func FuzzHTUMatches(f *testing.F) {
+	f.Add("https://api.example/orders", "api.example", "/orders", true)
+	f.Add("https://api.example/orders/../admin", "api.example", "/orders/../admin", true)
+	f.Add("http://API.example:8080/a", "API.example:8080", "/a", false)
+	f.Add("https://api.example:443/x", "api.example:443", "/x", true)
+	f.Add("https://api.example/a%2Fb", "api.example", "/a%2Fb", true)
+	f.Add("https://a@b/c", "a@b", "/c", true)
+	f.Add("https://h:/p", "h:", "/p", true)
+	c, err := New(auth.DPoPOptions{}, auth.MTLSOptions{}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, htu, host, path string, tls bool) {
+		u, err := url.Parse("http://x" + path)
+		if err != nil || u.Host != "x" {
+			return // not a path a request could carry
+		}
+		r := &http.Request{Method: "GET", Host: host, URL: &url.URL{Path: u.Path, RawPath: u.RawPath}}
+		if tls {
+			r.TLS = &cryptotls.ConnectionState{}
+		}
+		got := c.htuMatches([]byte(htu), r)
+		want := c.htuMatchesParsed(htu, r, r.URL.EscapedPath())
+		if got != want {
+			t.Fatalf("htuMatches(%q) on %q %q = %v, parsing both says %v", htu, host, path, got, want)
 		}
 	})
 }

@@ -216,6 +216,33 @@ func commonName(b []byte) (string, bool) {
 		return "active", true
 	case "username":
 		return "username", true
+	// DPoP proofs (RFC 9449) and their jwk (RFC 7517)
+	case "jwk":
+		return "jwk", true
+	case "htm":
+		return "htm", true
+	case "htu":
+		return "htu", true
+	case "ath":
+		return "ath", true
+	case "nonce":
+		return "nonce", true
+	case "crit":
+		return "crit", true
+	case "b64":
+		return "b64", true
+	case "kty":
+		return "kty", true
+	case "crv":
+		return "crv", true
+	case "x":
+		return "x", true
+	case "y":
+		return "y", true
+	case "n":
+		return "n", true
+	case "e":
+		return "e", true
 	}
 	return "", false
 }
