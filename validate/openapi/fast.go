@@ -642,50 +642,50 @@ func duplicate(arr []any) (bool, verdict) {
 func hashValue(h *maphash.Hash, v any) bool {
 	switch x := v.(type) {
 	case map[string]any:
-		h.WriteByte(0)
+		_ = h.WriteByte(0)
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			h.WriteString(k)
-			h.WriteByte(0)
+			_, _ = h.WriteString(k)
+			_ = h.WriteByte(0)
 			if !hashValue(h, x[k]) {
 				return false
 			}
 		}
 	case []any:
-		h.WriteByte(1)
+		_ = h.WriteByte(1)
 		for _, e := range x {
 			if !hashValue(h, e) {
 				return false
 			}
 		}
-		h.WriteByte(1)
+		_ = h.WriteByte(1)
 	case nil:
-		h.WriteByte(2)
+		_ = h.WriteByte(2)
 	case bool:
-		h.WriteByte(3)
+		_ = h.WriteByte(3)
 		if x {
-			h.WriteByte(1)
+			_ = h.WriteByte(1)
 		}
 	case string:
-		h.WriteByte(4)
-		h.WriteString(x)
-		h.WriteByte(0)
+		_ = h.WriteByte(4)
+		_, _ = h.WriteString(x)
+		_ = h.WriteByte(0)
 	case json.Number:
 		d, ok := parseDecimal(string(x))
 		if !ok {
 			return false
 		}
-		h.WriteByte(5)
+		_ = h.WriteByte(5)
 		if d.neg && !d.zero() {
-			h.WriteByte('-')
+			_ = h.WriteByte('-')
 		}
-		h.WriteString(d.hi)
-		h.WriteString(d.lo)
-		h.WriteString(strconv.FormatInt(d.exp, 10))
+		_, _ = h.WriteString(d.hi)
+		_, _ = h.WriteString(d.lo)
+		_, _ = h.WriteString(strconv.FormatInt(d.exp, 10))
 	default:
 		return false
 	}
