@@ -16,6 +16,10 @@
 //
 // Each decision is one Lua script run by EVALSHA (reloaded automatically
 // after NOSCRIPT, e.g. after SCRIPT FLUSH or a restart): one round trip.
+// Decisions made at the same time share round trips: while two calls are
+// on the way to Redis, further decisions queue and go together as one
+// pipeline when a call returns — each still its own script, decided,
+// charged and answered on its own. A lone decision is sent at once.
 // The script reads Redis's clock (TIME), so the fleet shares one clock and
 // an instance whose clock is wrong cannot hand out extra capacity. It
 // runs GCRA in integer microseconds, exactly as ratelimit's memory store
