@@ -239,15 +239,16 @@ func parseNodeObf(s string, obf bool) (netip.Addr, bool) {
 		}
 		return normalize(a), true
 	}
-	i := strings.IndexByte(s, ':')
-	switch {
-	case i < 0: // no colon: IPv4 or nothing
-		return parseIPv4(s)
-	case strings.IndexByte(s[i+1:], ':') < 0: // one colon: "a.b.c.d:port"
-		if !validPort(s[i+1:], obf) {
-			return netip.Addr{}, false
+	// "a.b.c.d" or "a.b.c.d:port", read in one pass. Nothing else that
+	// starts with a dotted quad is an address (IPv6 text never does).
+	if a, n, ok := parseIPv4Prefix(s); ok {
+		if n == len(s) || s[n] == ':' && validPort(s[n+1:], obf) {
+			return a, true
 		}
-		return parseIPv4(s[:i])
+		return netip.Addr{}, false
+	}
+	if i := strings.IndexByte(s, ':'); i < 0 || strings.IndexByte(s[i+1:], ':') < 0 {
+		return netip.Addr{}, false // no colon, or one: IPv4 (with a port) or nothing
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -259,32 +260,37 @@ func parseNodeObf(s string, obf bool) (netip.Addr, bool) {
 // parseIPv4 parses dotted-quad IPv4 with the rules of netip.ParseAddr (no
 // leading zeros, no empty fields), without its error allocation on failure.
 func parseIPv4(s string) (netip.Addr, bool) {
+	a, n, ok := parseIPv4Prefix(s)
+	return a, ok && n == len(s)
+}
+
+// parseIPv4Prefix parses the dotted quad s starts with, by the rules of
+// parseIPv4, and returns how many bytes it took.
+func parseIPv4Prefix(s string) (netip.Addr, int, bool) {
 	var ip [4]byte
-	field, val, digits := 0, 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if digits == 1 && val == 0 { // leading zero
-				return netip.Addr{}, false
+	i := 0
+	for f := range 4 {
+		if f > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return netip.Addr{}, 0, false
 			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return netip.Addr{}, false
-			}
-		case c == '.' && digits > 0 && field < 3:
-			ip[field] = byte(val) // #nosec G115 -- val <= 255 is checked as each digit is read
-			field, val, digits = field+1, 0, 0
-		default:
-			return netip.Addr{}, false
+			i++
 		}
+		start, v := i, 0
+		for i < len(s) && i-start < 3 {
+			d := s[i] - '0'
+			if d > 9 {
+				break
+			}
+			v = v*10 + int(d)
+			i++
+		}
+		if i == start || v > 255 || (i-start > 1 && s[start] == '0') {
+			return netip.Addr{}, 0, false
+		}
+		ip[f] = byte(v) // #nosec G115 -- v <= 255 is checked above
 	}
-	if field != 3 || digits == 0 {
-		return netip.Addr{}, false
-	}
-	ip[3] = byte(val) // #nosec G115 -- val <= 255 is checked as each digit is read
-	return netip.AddrFrom4(ip), true
+	return netip.AddrFrom4(ip), i, true
 }
 
 // trimOWS trims HTTP optional whitespace (spaces and tabs).
