@@ -16,7 +16,7 @@
 //
 // Each decision is one Lua script run by EVALSHA (reloaded automatically
 // after NOSCRIPT, e.g. after SCRIPT FLUSH or a restart): one round trip.
-// Decisions made at the same time share round trips: while two calls are
+// Decisions made at the same time share round trips: while four calls are
 // on the way to Redis, further decisions queue and go together as one
 // pipeline when a call returns — each still its own script, decided,
 // charged and answered on its own. A lone decision is sent at once.

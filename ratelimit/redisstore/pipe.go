@@ -28,7 +28,7 @@ const (
 	// store has on the way to Redis at once before decisions queue: enough
 	// to keep Redis busy while replies travel back, few enough that the
 	// queue forms under load.
-	pipelinesInFlight = 2
+	pipelinesInFlight = 4
 	// maxPipeline bounds the scripts of one pipeline: the rest of the queue
 	// waits for the next.
 	maxPipeline = 128
