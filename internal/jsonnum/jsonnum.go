@@ -23,18 +23,48 @@ const MaxExponent = 10_000
 // first number is whose exponent is beyond ±MaxExponent, loc being v's
 // own location (the path to it is appended to loc's array).
 func OutOfRange(v any, loc []string) ([]string, bool) {
+	if !holdsOutOfRange(v) {
+		return nil, false // the usual case: one walk, nothing allocated
+	}
+	return first(v, loc)
+}
+
+// holdsOutOfRange reports whether v holds a number out of range anywhere.
+func holdsOutOfRange(v any) bool {
+	switch x := v.(type) {
+	case json.Number:
+		return !ExponentInRange(string(x))
+	case []any:
+		for _, e := range x {
+			if holdsOutOfRange(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if holdsOutOfRange(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// first finds the location of the first such number, members in key
+// order.
+func first(v any, loc []string) ([]string, bool) {
 	switch x := v.(type) {
 	case json.Number:
 		return loc, !ExponentInRange(string(x))
 	case []any:
 		for i, e := range x {
-			if l, bad := OutOfRange(e, append(loc, strconv.Itoa(i))); bad {
+			if l, bad := first(e, append(loc, strconv.Itoa(i))); bad {
 				return l, true
 			}
 		}
 	case map[string]any:
 		for _, k := range slices.Sorted(maps.Keys(x)) {
-			if l, bad := OutOfRange(x[k], append(loc, k)); bad {
+			if l, bad := first(x[k], append(loc, k)); bad {
 				return l, true
 			}
 		}

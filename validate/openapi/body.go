@@ -279,7 +279,7 @@ func (bs *bodySpec) pointer(doc any, loc []string) string {
 // validate checks doc against m's schema and lists its failures, by the
 // fast path when m has one and it can decide, else by jsonschema/v6.
 func (m *media) validate(doc any) []leaf {
-	if loc, bad := jsonnum.OutOfRange(doc, make([]string, 0, 8)); bad {
+	if loc, bad := jsonnum.OutOfRange(doc, nil); bad {
 		return []leaf{{loc: loc, rule: "number_range"}}
 	}
 	if m.fast != nil {
