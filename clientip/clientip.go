@@ -257,15 +257,9 @@ func parseNodeObf(s string, obf bool) (netip.Addr, bool) {
 	return normalize(a), true
 }
 
-// parseIPv4 parses dotted-quad IPv4 with the rules of netip.ParseAddr (no
-// leading zeros, no empty fields), without its error allocation on failure.
-func parseIPv4(s string) (netip.Addr, bool) {
-	a, n, ok := parseIPv4Prefix(s)
-	return a, ok && n == len(s)
-}
-
 // parseIPv4Prefix parses the dotted quad s starts with, by the rules of
-// parseIPv4, and returns how many bytes it took.
+// netip.ParseAddr (no leading zeros, no empty fields) and without its
+// error allocation on failure, and returns how many bytes it took.
 func parseIPv4Prefix(s string) (netip.Addr, int, bool) {
 	var ip [4]byte
 	i := 0
