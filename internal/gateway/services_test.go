@@ -215,12 +215,17 @@ func TestLeastRequests(t *testing.T) {
 	// Occupy the busy target with one request, then the rest go to the idle one.
 	var wg sync.WaitGroup
 	for busy.hits.Load() == 0 {
-		wg.Go(func() { get(h, "x", "/slow") })
+		done := make(chan struct{})
+		wg.Go(func() { get(h, "x", "/slow"); close(done) })
 		for busy.hits.Load() == 0 && idle.hits.Load() == 0 {
 			time.Sleep(time.Millisecond) // until the request reached a target
 		}
 		if idle.hits.Load() > 0 && busy.hits.Load() == 0 {
-			idle.hits.Store(0) // it went to the idle one; try again
+			// It went to the idle one: let it finish, so that the idle
+			// target counts no request in flight (else the two tie and a
+			// request may go to the busy one), and try again.
+			<-done
+			idle.hits.Store(0)
 		}
 	}
 	for range 10 {
