@@ -64,19 +64,29 @@ func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) 
 func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // callCounter is a go-redis hook counting commands sent (pipelines count
-// each command): the round trips of a decision.
-type callCounter struct{ n atomic.Int64 }
+// each command): the round trips of a decision; and the round trips
+// themselves (a pipeline is one) and the commands of the widest pipeline.
+type callCounter struct{ n, trips, widest atomic.Int64 }
 
 func (h *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.n.Add(1)
+		h.trips.Add(1)
 		return next(ctx, cmd)
 	}
 }
 func (h *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.n.Add(int64(len(cmds)))
+		n := int64(len(cmds))
+		h.n.Add(n)
+		h.trips.Add(1)
+		for {
+			w := h.widest.Load()
+			if n <= w || h.widest.CompareAndSwap(w, n) {
+				break
+			}
+		}
 		return next(ctx, cmds)
 	}
 }

@@ -14,29 +14,6 @@ import (
 	"github.com/bulwark-go/bulwark/ratelimit/redisstore"
 )
 
-// tripCounter is a go-redis hook counting round trips (a pipeline is one)
-// and the commands of the largest pipeline.
-type tripCounter struct {
-	trips, widest atomic.Int64
-}
-
-func (h *tripCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *tripCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error { h.trips.Add(1); return next(ctx, cmd) }
-}
-func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.trips.Add(1)
-		for n := int64(len(cmds)); ; {
-			w := h.widest.Load()
-			if n <= w || h.widest.CompareAndSwap(w, n) {
-				break
-			}
-		}
-		return next(ctx, cmds)
-	}
-}
-
 // TestConcurrentDecisionsSharePipelines: 64 goroutines deciding at once on
 // one key share round trips (pipelines of several scripts), yet each
 // decision is still its own: exactly the burst is allowed, and the allowed
@@ -44,7 +21,7 @@ func (h *tripCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // to another caller, none was decided twice.
 func TestConcurrentDecisionsSharePipelines(t *testing.T) {
 	_, c := singleClient(t)
-	var h tripCounter
+	var h callCounter
 	c.AddHook(&h)
 	s := newStore(t, redisstore.Config{Client: c})
 	const burst, goroutines, each = 300, 64, 10
