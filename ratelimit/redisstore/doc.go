@@ -31,6 +31,9 @@
 // until its limit is back to full, so Redis holds state only for clients
 // that are actually limited and an expired key is exactly a fresh one.
 //
+// It needs Redis 6.2 or later (SET … PXAT), or a server that speaks it
+// (Valkey, a managed Redis of that version).
+//
 // Keys are "<Prefix>{<subject>}:<limit>", both parts hex hashes that
 // ratelimit computes with its HashKey: no request data reaches Redis. The
 // subject is the Cluster hash tag, so the policies of one subject (a client
@@ -128,7 +131,7 @@
 //	maxmemory-policy noeviction  # never drop a key to make room
 //
 // Each key this store writes has a TTL, the time until its limit is back to
-// full (PX on every write), so Redis holds state only for subjects that have
+// full (PXAT on every write), so Redis holds state only for subjects that have
 // spent part of a burst, and an expired key is exactly a fresh one; no TTL
 // needs configuring, and nothing else should write under the Prefix. Size
 // maxmemory for the keys live at the busiest time: one key per policy per

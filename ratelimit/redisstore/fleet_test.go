@@ -160,6 +160,15 @@ func crossSlot(t *testing.T, c *redis.ClusterClient) {
 			t.Fatalf("results %+v: want a uncharged with 7 left, b refusing", out)
 		}
 	}
+	// The refunds gave a's key back its TAT and the expiry that goes with
+	// it: the first millisecond at or after the TAT.
+	tat, err := c.Get(ctx, ka).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at, err := c.PExpireTime(ctx, ka).Result(); err != nil || at != time.Duration((tat+999)/1000)*time.Millisecond {
+		t.Fatalf("a's key expires at %v (%v), TAT %d µs: want %d ms", at, err, tat, (tat+999)/1000)
+	}
 	// Order reversed: the refusing subject first, nothing to refund.
 	ok, err := s.Take(ctx, time.Now(), 1, []ratelimit.Limit{b, a}, out)
 	if err != nil || ok || out[1].Remaining != 7 {

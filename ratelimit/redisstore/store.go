@@ -313,25 +313,59 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	if mode == modeRefund {
 		return true, 0, nil
 	}
-	if len(vals) == 3+4*len(limits) && vals[1] == 2 {
+	if len(vals) == 3+len(limits) && vals[1] == 2 {
 		return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(vals[len(vals)-1]))
 	}
-	if len(vals) != 2+4*len(limits) {
+	if len(vals) != 2+len(limits) || vals[1] != 0 && vals[1] != 1 {
 		return false, 0, ErrBadReply
 	}
+	charged := vals[1] == 1 && mode == modeCharge
+	all := true
 	for i := range limits {
-		v := vals[2+4*i : 6+4*i]
-		if v[0] != 0 && v[0] != 1 || v[1] < 0 || v[2] < 0 || v[3] < 0 {
+		used := vals[2+i]
+		if used < 0 || used > maxUsedMicros {
 			return false, 0, ErrBadReply
 		}
-		out[i] = ratelimit.Result{
-			Allowed:    v[0] == 1,
-			Remaining:  v[1],
-			ResetAfter: time.Duration(v[2]) * time.Microsecond,
-			RetryAfter: time.Duration(v[3]) * time.Microsecond,
-		}
+		out[i] = result(used, cost, &limits[i], charged)
+		all = all && out[i].Allowed
 	}
-	return vals[1] == 1, vals[0], nil
+	if all != (vals[1] == 1) {
+		// The script and the store disagree on the decision.
+		return false, 0, ErrBadReply
+	}
+	return all, vals[0], nil
+}
+
+// maxUsedMicros bounds how far ahead of now a TAT the script reports can
+// be (it refuses stored values at or beyond 2^52 + tau).
+const maxUsedMicros = int64(1) << 53
+
+// result is limit l's answer to a request of cost that found its TAT used
+// µs ahead of now, worked out as the script decided it: whether the limit
+// allows the cost and, if the request was charged, the state after it,
+// else the state without it. Integer microseconds throughout, as in the
+// script; used is at most 2^53 and cost*interval at most 2^51 + interval.
+func result(used, cost int64, l *ratelimit.Limit, charged bool) ratelimit.Result {
+	interval := micros(l.Interval)
+	tau := interval * l.Burst
+	owed := used + cost*interval
+	r := ratelimit.Result{ResetAfter: time.Duration(used) * time.Microsecond}
+	switch {
+	case cost > l.Burst:
+		// Never: no wait makes it fit.
+	case owed > tau:
+		r.RetryAfter = time.Duration(owed-tau) * time.Microsecond
+	case charged:
+		r.Allowed = true
+		r.ResetAfter = time.Duration(owed) * time.Microsecond
+		used = owed
+	default:
+		r.Allowed = true
+	}
+	if used < tau {
+		r.Remaining = (tau - used) / interval
+	}
+	return r
 }
 
 // scratch is the per-call storage of a script run: the command's
@@ -358,7 +392,7 @@ func (s *Store) eval(ctx context.Context, sc *scratch, source bool, mode int, no
 		kb = s.appendKey(kb, &limits[i])
 		args = append(args, kb[start:len(kb):len(kb)])
 	}
-	sc.nums[0], sc.nums[1], sc.nums[2] = int64(mode), cost, nowMicros
+	sc.nums[0], sc.nums[1], sc.nums[2] = int64(mode), cost, nowMicros // sent as decimals: "0", "1", "2" for the mode
 	n := 3
 	for i := range limits {
 		sc.nums[n], sc.nums[n+1] = micros(limits[i].Interval), limits[i].Burst

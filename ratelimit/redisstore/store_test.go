@@ -129,9 +129,24 @@ func TestTTLIsTimeUntilFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three charges of 10 s each: full again in (just under) 30 s.
-	if ttl <= 29*time.Second || ttl > 30*time.Second || out[0].ResetAfter > 30*time.Second || out[0].ResetAfter <= 29*time.Second {
+	// Three charges of 10 s each: full again in (just under) 30 s. PTTL
+	// counts from Redis's clock truncated to the millisecond, so it can
+	// read up to 1 ms more.
+	if ttl <= 29*time.Second || ttl > 30*time.Second+time.Millisecond || out[0].ResetAfter > 30*time.Second || out[0].ResetAfter <= 29*time.Second {
 		t.Fatalf("PTTL = %v, ResetAfter = %v; want both just under 30s", ttl, out[0].ResetAfter)
+	}
+	// Exactly: the key expires at the first millisecond at or after its
+	// TAT, when the limit is full again.
+	tat, err := c.Get(ctx, s.KeyOf(l)).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := c.PExpireTime(ctx, s.KeyOf(l)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (tat + 999) / 1000; at != time.Duration(want)*time.Millisecond {
+		t.Fatalf("expires at %v ms, TAT %d µs: want %d ms", at.Milliseconds(), tat, want)
 	}
 	if key := s.KeyOf(l); !strings.HasPrefix(key, "bulwark:rl:{0000000000000006}:") {
 		t.Fatalf("KeyOf = %q: want the default prefix and the subject as hash tag", key)
