@@ -161,7 +161,9 @@ type Config struct {
 	// lying body fails to read past the limit. Default 0: no limit here.
 	MaxBodyBytes int64
 
-	// Now returns the current time. Default time.Now.
+	// Now returns the current time. Default: the monotonic clock (the wall
+	// time when the process started plus the monotonic time since), so
+	// that a step of the wall clock does not refill or drain limits.
 	Now func() time.Time
 
 	// ErrorHandler answers refused requests. Default [problem.WriteError].

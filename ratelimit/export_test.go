@@ -31,3 +31,17 @@ func SipSumPieces(k0, k1 uint64, pieces ...string) uint64 {
 	}
 	return s.sum()
 }
+
+// SipSumIP and SipSumIPStream hash one ClientIP part's 18 bytes in
+// straight-line code and through the stream; they must agree.
+func SipSumIP(k0, k1 uint64, c byte, a16 [16]byte, bits byte) uint64 {
+	return sipKey{k0, k1}.sumIP(c, &a16, bits)
+}
+
+func SipSumIPStream(k0, k1 uint64, c byte, a16 [16]byte, bits byte) uint64 {
+	s := sipKey{k0, k1}.state()
+	s.writeByte(c)
+	s.writeBytes(a16[:])
+	s.writeByte(bits)
+	return s.sum()
+}

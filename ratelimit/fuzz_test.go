@@ -164,3 +164,19 @@ func parseSFItem(s string) (string, map[string]int64, error) {
 type errSF string
 
 func (e errSF) Error() string { return "structured field: " + string(e) }
+
+// FuzzSipSumIP holds the straight-line hash of a ClientIP key to the
+// streaming hash of the same 18 bytes.
+func FuzzSipSumIP(f *testing.F) {
+	f.Add(uint64(1), uint64(2), byte(1), []byte("0123456789abcdef"), byte(0xa0))
+	f.Add(uint64(0), uint64(0), byte(0), make([]byte, 16), byte(0))
+	f.Fuzz(func(t *testing.T, k0, k1 uint64, c byte, addr []byte, bits byte) {
+		if len(addr) < 16 {
+			return
+		}
+		a16 := [16]byte(addr[:16])
+		if got, want := ratelimit.SipSumIP(k0, k1, c, a16, bits), ratelimit.SipSumIPStream(k0, k1, c, a16, bits); got != want {
+			t.Fatalf("sumIP = %#x, stream = %#x", got, want)
+		}
+	})
+}

@@ -107,23 +107,26 @@ func (p KeyPart) name() string {
 // the first part that is missing. It allocates nothing unless an Identity
 // or Func does.
 func subject(sk sipKey, parts []KeyPart, r *http.Request) (uint64, *KeyPart) {
+	if len(parts) == 1 && parts[0].kind == partIP {
+		// The most common key, hashed without the stream's bookkeeping
+		// (the same hash: sumIP).
+		a16, bits, ok := ipPart(&parts[0], r)
+		if !ok {
+			return 0, &parts[0]
+		}
+		return sk.sumIP(byte(partIP), &a16, bits), nil
+	}
 	h := sk.state()
 	for i := range parts {
 		p := &parts[i]
 		h.writeByte(byte(p.kind))
 		switch p.kind {
 		case partIP:
-			a := clientip.FromRequest(r)
-			if !a.IsValid() {
+			a16, bits, ok := ipPart(p, r)
+			if !ok {
 				return 0, p
 			}
-			pfx := clientip.Aggregate(a, p.ipv6Bits)
-			a16 := pfx.Addr().As16()
 			h.writeBytes(a16[:])
-			bits := byte(pfx.Bits()) // #nosec G115 -- a prefix length is 0..128
-			if pfx.Addr().Is4() {
-				bits |= 0x80 // an IPv4 /32 never equals an IPv6 prefix
-			}
 			h.writeByte(bits)
 		case partPrincipal, partAPIKey, partFunc:
 			var (
@@ -159,6 +162,22 @@ func subject(sk sipKey, parts []KeyPart, r *http.Request) (uint64, *KeyPart) {
 		}
 	}
 	return h.sum(), nil
+}
+
+// ipPart is what a ClientIP part hashes: the client address aggregated to
+// the part's IPv6 prefix, as 16 bytes, and the prefix length, with the top
+// bit set for IPv4 (an IPv4 /32 never equals an IPv6 prefix).
+func ipPart(p *KeyPart, r *http.Request) ([16]byte, byte, bool) {
+	a := clientip.FromRequest(r)
+	if !a.IsValid() {
+		return [16]byte{}, 0, false
+	}
+	pfx := clientip.Aggregate(a, p.ipv6Bits)
+	bits := byte(pfx.Bits()) // #nosec G115 -- a prefix length is 0..128
+	if pfx.Addr().Is4() {
+		bits |= 0x80
+	}
+	return pfx.Addr().As16(), bits, true
 }
 
 // subjectOf hashes an explicit key given to [Limiter.TakeKey].

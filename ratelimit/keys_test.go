@@ -104,3 +104,31 @@ func TestMissingKeyRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestClientIPKeyHashUnchanged pins the hash of ClientIP keys to the values
+// the streaming hash gave before ClientIP-only keys took a straight-line
+// path: fleets sharing Redis keep their keys across versions.
+func TestClientIPKeyHashUnchanged(t *testing.T) {
+	sk := ratelimit.NewSipKey(0x0706050403020100, 0x0f0e0d0c0b0a0908)
+	for _, c := range []struct {
+		remote       string
+		ip, prefix48 uint64
+	}{
+		{"192.0.2.1:1", 0xc8c47d4553b411b7, 0xc8c47d4553b411b7},
+		{"[2001:db8::1]:443", 0xc8b476ffbaf2bf01, 0x603fa2b002f04315},
+		{"[2001:db8:1:2:3:4:5:6]:1", 0x9ca6c1911802db5e, 0x948910301cbbbb2d},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = c.remote
+		k, missing := ratelimit.SubjectKey(sk, []ratelimit.KeyPart{ratelimit.ClientIP()}, r)
+		k48, _ := ratelimit.SubjectKey(sk, []ratelimit.KeyPart{ratelimit.ClientIPPrefix(48)}, r)
+		if missing != nil || k != c.ip || k48 != c.prefix48 {
+			t.Errorf("%s: key %#x, /48 %#x (missing %v); want %#x, %#x", c.remote, k, k48, missing, c.ip, c.prefix48)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.RemoteAddr = "not an address"
+	if _, missing := ratelimit.SubjectKey(sk, []ratelimit.KeyPart{ratelimit.ClientIP()}, r); missing == nil {
+		t.Error("an unparsable RemoteAddr gave a key")
+	}
+}

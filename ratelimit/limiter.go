@@ -97,7 +97,7 @@ func New(cfg Config) (*Limiter, error) {
 		store:   cfg.Store,
 	}
 	if l.now == nil {
-		l.now = time.Now
+		l.now = monotonicNow
 	}
 	switch len(cfg.HashKey) {
 	case 0:
@@ -547,3 +547,14 @@ func (l *Limiter) isExempt(r *http.Request) bool {
 	}
 	return len(l.exemptIP) > 0 && inPrefixes(clientip.FromRequest(r), l.exemptIP)
 }
+
+// clockStart is the wall time when the package was loaded, with its
+// monotonic reading: the one origin of every default clock in the process.
+var clockStart = time.Now()
+
+// monotonicNow is the default clock: the wall time at clockStart plus the
+// monotonic time since. A step of the wall clock (NTP, an operator, a
+// resumed VM) neither refills nor drains a limit, every Limiter of the
+// process reads the same timeline (they may share a store), and a reading
+// is one clock read where time.Now is two.
+func monotonicNow() time.Time { return clockStart.Add(time.Since(clockStart)) }

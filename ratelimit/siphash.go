@@ -78,13 +78,30 @@ func (s *sipState) writeBytes(p []byte) {
 	}
 }
 
-func (s *sipState) sum() uint64 {
-	s.block(s.length<<56 | s.tail)
+func (s *sipState) sum() uint64 { return s.final(s.length<<56 | s.tail) }
+
+// final hashes the last block (the length byte and the pending bytes) and
+// finalizes.
+func (s *sipState) final(last uint64) uint64 {
+	s.block(last)
 	s.v2 ^= 0xff
 	for range 4 {
 		s.v0, s.v1, s.v2, s.v3 = sipRound(s.v0, s.v1, s.v2, s.v3)
 	}
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3
+}
+
+// sumIP is the hash of the 18-byte stream c, a16, bits (a key that is one
+// ClientIP part) in straight-line code: two blocks and the last, with no
+// pending-byte bookkeeping. It equals writeByte(c), writeBytes(a16[:]),
+// writeByte(bits), sum().
+func (k sipKey) sumIP(c byte, a16 *[16]byte, bits byte) uint64 {
+	lo := binary.LittleEndian.Uint64(a16[:8])
+	hi := binary.LittleEndian.Uint64(a16[8:])
+	s := k.state()
+	s.block(uint64(c) | lo<<8)
+	s.block(lo>>56 | hi<<8)
+	return s.final(18<<56 | uint64(bits)<<8 | hi>>56)
 }
 
 func (k sipKey) sum64(p []byte) uint64 {
