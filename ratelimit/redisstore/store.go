@@ -344,23 +344,23 @@ const maxUsedMicros = int64(1) << 53
 // µs ahead of now, worked out as the script decided it: whether the limit
 // allows the cost and, if the request was charged, the state after it,
 // else the state without it. Integer microseconds throughout, as in the
-// script; used is at most 2^53 and cost*interval at most 2^51 + interval.
+// script: used is at most 2^53, tau at most 2^51, and cost*interval is
+// only formed once cost <= burst, so it is at most tau.
 func result(used, cost int64, l *ratelimit.Limit, charged bool) ratelimit.Result {
 	interval := micros(l.Interval)
 	tau := interval * l.Burst
-	owed := used + cost*interval
 	r := ratelimit.Result{ResetAfter: time.Duration(used) * time.Microsecond}
-	switch {
-	case cost > l.Burst:
-		// Never: no wait makes it fit.
-	case owed > tau:
-		r.RetryAfter = time.Duration(owed-tau) * time.Microsecond
-	case charged:
-		r.Allowed = true
-		r.ResetAfter = time.Duration(owed) * time.Microsecond
-		used = owed
-	default:
-		r.Allowed = true
+	if cost <= l.Burst { // else never: no wait makes it fit
+		switch owed := used + cost*interval; {
+		case owed > tau:
+			r.RetryAfter = time.Duration(owed-tau) * time.Microsecond
+		case charged:
+			r.Allowed = true
+			r.ResetAfter = time.Duration(owed) * time.Microsecond
+			used = owed
+		default:
+			r.Allowed = true
+		}
 	}
 	if used < tau {
 		r.Remaining = (tau - used) / interval
