@@ -315,17 +315,19 @@ func validPort(p string, obf bool) bool {
 		}
 		return true
 	}
-	if len(p) > 5 {
-		return false
-	}
+	// Decimal digits worth at most 65535, leading zeros allowed, as
+	// net/netip.ParseAddrPort reads them: "000080" is port 80 to Go
+	// servers and upstreams, so it is here too.
 	n := 0
 	for i := 0; i < len(p); i++ {
 		if p[i] < '0' || p[i] > '9' {
 			return false
 		}
-		n = n*10 + int(p[i]-'0')
+		if n = n*10 + int(p[i]-'0'); n > 65535 {
+			return false
+		}
 	}
-	return n <= 65535
+	return true
 }
 
 func isAlnum(c byte) bool {

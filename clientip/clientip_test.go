@@ -66,6 +66,9 @@ func TestResolve(t *testing.T) {
 		{"IPv6 trusted proxy", clientip.XForwardedFor, "[2001:db8:ffff::1]:5000", []string{"2001:db8:1::5"}, "2001:db8:1::5"},
 		{"port out of range is garbage", clientip.XForwardedFor, "10.0.0.1:5000", []string{"6.6.6.6, 203.0.113.9:999999"}, "10.0.0.1"},
 		{"five-digit port above 65535 is garbage", clientip.XForwardedFor, "10.0.0.1:5000", []string{"0.0.0.0:70000"}, "10.0.0.1"},
+		{"port with leading zeros reads as net/netip reads it", clientip.XForwardedFor, "10.0.0.1:5000", []string{"0.0.0.0:000000"}, "0.0.0.0"},
+		{"leading zeros do not hide a port above 65535", clientip.XForwardedFor, "10.0.0.1:5000", []string{"203.0.113.9:0000065536"}, "10.0.0.1"},
+		{"many leading zeros", clientip.XForwardedFor, "10.0.0.1:5000", []string{"203.0.113.9:" + strings.Repeat("0", 40) + "443"}, "203.0.113.9"},
 		{"obfuscated port is not X-Forwarded-For syntax", clientip.XForwardedFor, "10.0.0.1:5000", []string{"203.0.113.9:_p1"}, "10.0.0.1"},
 		{"tabs and spaces", clientip.XForwardedFor, "10.0.0.1:5000", []string{"\t203.0.113.9 ,\t10.0.0.2 "}, "203.0.113.9"},
 

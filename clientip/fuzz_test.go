@@ -41,6 +41,11 @@ func refXFF(t *testing.T, peer netip.Addr, values []string) netip.Addr {
 }
 
 func refNode(s string) (netip.Addr, bool) {
+	if strings.HasPrefix(s, "[") && strings.Count(s, "]") != 1 {
+		// The first "]" closes a bracketed address: a zone never holds one
+		// (RFC 6874), though net/netip would read "[::%]]" as "::%]".
+		return netip.Addr{}, false
+	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		if a := ap.Addr(); a.Is4() || strings.HasPrefix(s, "[") {
 			return a.Unmap().WithZone(""), true
