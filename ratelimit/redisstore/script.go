@@ -70,7 +70,8 @@ for i = 1, #KEYS do
     return redis.error_reply('bulwark: limit out of range')
   end
   local tau = interval * burst
-  if i == 1 then step1 = cost * interval end
+  local step = cost * interval
+  if i == 1 then step1 = step end
   local raw = redis.call('GET', KEYS[i])
   local tat = 0
   if raw then
@@ -81,43 +82,41 @@ for i = 1, #KEYS do
   end
   local used = 0
   if tat > now then used = tat - now end
-  if mode == '2' then
-    local t = tat - cost * interval
-    if t <= now then
-      if raw then redis.call('DEL', KEYS[i]) end
-    elseif clock then
-      redis.call('SET', KEYS[i], string.format('%d', t), 'PXAT', string.format('%d', (t + 999 - (t + 999) % 1000) / 1000))
-    else
-      redis.call('SET', KEYS[i], string.format('%d', t), 'PX', 86400000)
-    end
-  elseif cost > burst or used + cost * interval > tau then
+  if mode ~= '2' and (cost > burst or used + step > tau) then
     all = 0
   end
   out[2 + i] = used
 end
 out[2] = all
-if all == 0 or mode ~= '0' then
+if all == 0 or mode == '1' then
   return out
 end
+-- Write every limit's new TAT: the charge (mode 0) adds a step, the refund
+-- (mode 2) takes it back, and a TAT that is then not ahead of now is a
+-- full limit, deleted.
 for i = 1, #KEYS do
   local step = step1
   if i > 1 then step = cost * tonumber(ARGV[2 + 2 * i]) end
-  local nt = now + out[2 + i] + step
-  local r
-  if clock then
-    r = redis.pcall('SET', KEYS[i], string.format('%d', nt), 'PXAT', string.format('%d', (nt + 999 - (nt + 999) % 1000) / 1000))
+  if mode == '2' then step = -step end
+  local t = now + out[2 + i] + step
+  local r -- nil, or SET's answer: {ok = 'OK'} or {err = ...}
+  if t <= now then
+    redis.call('DEL', KEYS[i])
+  elseif clock then
+    r = redis.pcall('SET', KEYS[i], string.format('%d', t), 'PXAT', string.format('%d', (t + 999 - (t + 999) % 1000) / 1000))
   else
-    r = redis.pcall('SET', KEYS[i], string.format('%d', nt), 'PX', 86400000)
+    r = redis.pcall('SET', KEYS[i], string.format('%d', t), 'PX', 86400000)
   end
-  if r.err then
+  local err = r and r.err
+  if err then
     if i > 1 then
       -- Cannot happen: Redis refuses only a script's first write. Not
       -- reported as a refused write, since earlier ones were made.
-      return redis.error_reply('bulwark: write refused after the first: ' .. r.err)
+      return redis.error_reply('bulwark: write refused after the first: ' .. err)
     end
     local code = 0
     for c, prefix in ipairs({'OOM', 'MISCONF', 'READONLY', 'NOREPLICAS'}) do
-      if string.sub(r.err, 1, #prefix) == prefix then code = c end
+      if string.sub(err, 1, #prefix) == prefix then code = c end
     end
     out[2] = 2
     out[#out + 1] = code
