@@ -313,6 +313,15 @@ func (s *Store) run(ctx context.Context, mode int, nowMicros, cost int64, limits
 	if mode == modeRefund {
 		return true, 0, nil
 	}
+	return decodeReply(vals, mode, cost, limits, out)
+}
+
+// decodeReply reads the script's reply to a decision (mode charge or peek)
+// into out: the decision, Redis's time, or ErrWriteRefused, or ErrBadReply
+// for a reply the script cannot have sent (wrong length, a flag other than
+// 0 or 1, a TAT out of range, or a decision the limits' results do not
+// give).
+func decodeReply(vals []int64, mode int, cost int64, limits []ratelimit.Limit, out []ratelimit.Result) (bool, int64, error) {
 	if len(vals) == 3+len(limits) && vals[1] == 2 {
 		return false, 0, fmt.Errorf("%w (%s)", ErrWriteRefused, writeRefusal(vals[len(vals)-1]))
 	}
