@@ -143,20 +143,7 @@ func BenchmarkRedisStore(b *testing.B) {
 				defer func() { _ = c.Close() }()
 				decide := d.new(b, c)
 				ctx := context.Background()
-				// Warm up from 32 goroutines: scripts loaded, connections
-				// dialled (their handshakes are not the decisions' round trips).
-				var wg sync.WaitGroup
-				for g := range 32 {
-					wg.Go(func() {
-						for k := g; k < rrKeys; k += 32 {
-							if err := decide(ctx, k); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
+				rrWarm(b, decide)
 				var h rrCounter
 				c.AddHook(&h)
 				b.ReportAllocs()
@@ -214,8 +201,26 @@ func BenchmarkRedisStoreMiddleware(b *testing.B) {
 	serve(b, h, newRequest())
 }
 
-// rrPairedDeciders starts one client per decider on addr, warmed up from
-// 32 goroutines (scripts loaded, connections dialled).
+// rrWarm decides every key once from 32 goroutines: scripts loaded,
+// connections dialled (their handshakes are not the decisions' round
+// trips).
+func rrWarm(b *testing.B, decide func(context.Context, int) error) {
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			for k := g; k < rrKeys; k += 32 {
+				if err := decide(context.Background(), k); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// rrPairedDeciders starts one client per decider on addr, each warmed up
+// (rrWarm).
 func rrPairedDeciders(b *testing.B, addr string) ([]string, []func(context.Context, int) error) {
 	var names []string
 	var fns []func(context.Context, int) error
@@ -223,18 +228,7 @@ func rrPairedDeciders(b *testing.B, addr string) ([]string, []func(context.Conte
 		c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true, MaxRetries: -1, PoolSize: 64})
 		b.Cleanup(func() { _ = c.Close() })
 		decide := d.new(b, c)
-		var wg sync.WaitGroup
-		for g := range 32 {
-			wg.Go(func() {
-				for k := g; k < rrKeys; k += 32 {
-					if err := decide(context.Background(), k); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		rrWarm(b, decide)
 		names = append(names, d.name)
 		fns = append(fns, decide)
 	}
